@@ -1,0 +1,67 @@
+"""The one exception hierarchy that Verify backends raise and the flow turns into messages."""
+
+from __future__ import annotations
+
+
+class VerificationError(Exception):
+    """Base of every verification failure; `code` names it for forms, logs and JSON."""
+
+    code = "error"
+
+    def __init__(self, message: str = "", *, provider_request_id: str | None = None) -> None:
+        super().__init__(message or self.code)
+        self.provider_request_id = provider_request_id
+
+
+class InvalidCode(VerificationError):
+    """The code does not match; the user may try again."""
+
+    code = "invalid_code"
+
+
+class CodeExpired(VerificationError):
+    """The challenge is over (expired, cancelled, already used or unknown to the provider)."""
+
+    code = "expired"
+
+
+class TooManyAttempts(VerificationError):
+    """Too many wrong codes: the challenge is dead, even for the right code."""
+
+    code = "too_many_attempts"
+
+
+class ConcurrentVerification(VerificationError):
+    """A verification to this number is already in progress at the provider."""
+
+    code = "concurrent"
+
+
+class InvalidNumber(VerificationError):
+    """The number cannot receive a code (invalid, unsupported or refused destination)."""
+
+    code = "invalid_number"
+
+
+class ProviderThrottled(VerificationError):
+    """The provider refuses for now (rate limit, quota); `retry_after` in seconds when known."""
+
+    code = "throttled"
+
+    def __init__(
+        self, message: str = "", *, provider_request_id: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, provider_request_id=provider_request_id)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(VerificationError):
+    """The provider could not be reached or failed; nothing is known to have been sent."""
+
+    code = "unavailable"
+
+
+class Misconfigured(VerificationError):
+    """The backend's configuration or credentials are wrong; an operator must act."""
+
+    code = "misconfigured"
