@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.checks import CheckMessage
+
 from django.utils.module_loading import import_string
 
 from verification.conf import conf
@@ -22,6 +24,14 @@ class BaseVerifyBackend:
 
     def __init__(self, **kwargs: Any) -> None:
         self.options = kwargs
+
+    @classmethod
+    def check_configuration(cls) -> list[CheckMessage]:
+        """Return system-check messages about this backend's settings (credentials, keys...).
+
+        Called by `verification.checks` for the configured backend; ids are `verification.*`.
+        """
+        return []
 
     def start(self, number: str, *, channel: str = "sms", locale: str | None = None) -> str:
         """Send a new code to `number` (E.164) and return the provider's request id."""
