@@ -65,3 +65,23 @@ class Misconfigured(VerificationError):
     """The backend's configuration or credentials are wrong; an operator must act."""
 
     code = "misconfigured"
+
+
+class NoPendingVerification(CodeExpired):
+    """No code is waiting for this user: never sent, already used, cancelled or replaced."""
+
+    code = "no_pending"
+
+
+class SendLimitExceeded(VerificationError):
+    """A send budget (or the resend cooldown) refuses a new code for `retry_after` seconds.
+
+    `scope` names the limit: "user", "number", "ip" or "cooldown".
+    """
+
+    code = "send_limit"
+
+    def __init__(self, message: str = "", *, retry_after: int, scope: str) -> None:
+        super().__init__(message or f"{scope} limit")
+        self.retry_after = retry_after
+        self.scope = scope
