@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.checks import CheckMessage
-
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from verification.conf import conf
+from verification.exceptions import CodeExpired, InvalidCode, TooManyAttempts
+
+#: No code lives longer than this, whatever VERIFICATION_CODE_TTL says.
+MAX_CODE_TTL = 600
 
 
 class BaseVerifyBackend:
@@ -50,3 +60,94 @@ def get_backend(backend: str | None = None, **kwargs: Any) -> BaseVerifyBackend:
     """Instantiate the backend at the dotted path `backend` (default: VERIFICATION_BACKEND)."""
     backend_class = import_string(backend or conf.BACKEND)
     return backend_class(**kwargs)  # type: ignore[no-any-return]
+
+
+def code_ttl() -> int:
+    """Seconds a code lives: VERIFICATION_CODE_TTL, capped at MAX_CODE_TTL."""
+    return max(1, min(int(conf.CODE_TTL), MAX_CODE_TTL))
+
+
+@dataclass(frozen=True)
+class CodeMessage:
+    """One code a local backend delivers: where, how, which request, and the text a person would read."""
+
+    number: str
+    code: str
+    channel: str
+    request_id: str
+    message: str
+
+
+class LocalCodeBackend(BaseVerifyBackend):
+    """Issue and check codes itself, keeping only a keyed hash in the database; subclasses `deliver` them.
+
+    Codes are `conf.CODE_LENGTH` random digits from `secrets` (leading zeros kept), expire after
+    `code_ttl()` seconds, allow `conf.MAX_ATTEMPTS` checks each, and are compared in constant time.
+    Any worker can check a code that another worker issued.
+    """
+
+    channels: tuple[str, ...] = ("sms", "voice")
+
+    def deliver(self, message: CodeMessage) -> None:
+        """Hand `message` to the person (print it, store it...); must not log the code."""
+        raise NotImplementedError
+
+    def start(self, number: str, *, channel: str = "sms", locale: str | None = None) -> str:
+        from verification.models import LocalCode
+
+        length = int(conf.CODE_LENGTH)
+        code = f"{secrets.randbelow(10**length):0{length}d}"
+        request_id = secrets.token_hex(16)
+        ttl = code_ttl()
+        now = timezone.now()
+        LocalCode.objects.create(
+            request_id=request_id,
+            number=number,
+            channel=channel,
+            code_hash=self._hash(request_id, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+        self.deliver(CodeMessage(number, code, channel, request_id, self.compose(code, ttl, locale)))
+        return request_id
+
+    def check(self, request_id: str, code: str) -> None:
+        from verification.models import LocalCode
+
+        now = timezone.now()
+        pending = LocalCode.objects.filter(request_id=request_id, status=LocalCode.Status.PENDING)
+        # The attempt is counted before the comparison, in one conditional UPDATE: concurrent checks
+        # can never exceed MAX_ATTEMPTS between them.
+        reserved = pending.filter(expires_at__gt=now, attempts__lt=conf.MAX_ATTEMPTS).update(attempts=F("attempts") + 1)
+        if not reserved:
+            if pending.filter(expires_at__gt=now).exists():
+                raise TooManyAttempts(provider_request_id=request_id)
+            raise CodeExpired(provider_request_id=request_id)
+        stored = pending.values_list("code_hash", flat=True).first()
+        if stored is None or not constant_time_compare(stored, self._hash(request_id, code)):
+            raise InvalidCode(provider_request_id=request_id)
+        # Only one of two concurrent right answers may use the code.
+        if not pending.update(status=LocalCode.Status.USED):
+            raise CodeExpired(provider_request_id=request_id)
+
+    def cancel(self, request_id: str) -> None:
+        from verification.models import LocalCode
+
+        LocalCode.objects.filter(request_id=request_id, status=LocalCode.Status.PENDING).update(
+            status=LocalCode.Status.CANCELLED
+        )
+
+    def compose(self, code: str, ttl: int, locale: str | None) -> str:
+        """Return the text a person receives, in `locale` when given."""
+        minutes = max(1, round(ttl / 60))
+        with translation.override(locale or translation.get_language()):
+            return gettext("Your %(brand)s code is %(code)s. It expires in %(minutes)s minutes.") % {
+                "brand": conf.BRAND,
+                "code": code,
+                "minutes": minutes,
+            }
+
+    @staticmethod
+    def _hash(request_id: str, code: str) -> str:
+        # Keyed by SECRET_KEY and bound to the request: a leaked table reveals no code.
+        return salted_hmac("verification.LocalCodeBackend", f"{request_id}:{code}", algorithm="sha256").hexdigest()

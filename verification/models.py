@@ -1,0 +1,135 @@
+"""The verification records: a user's verified number, each challenge, the local backends' codes, throttle locks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from verification.phone import mask_number
+
+#: E.164 is at most 15 digits after the "+".
+NUMBER_LENGTH = 16
+
+
+class VerifiedNumber(models.Model):
+    """The phone number a user last confirmed (E.164); replaced only when a code sent to a new one is confirmed."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="verified_number",
+        verbose_name=_("user"),
+    )
+    number = models.CharField(_("number"), max_length=NUMBER_LENGTH)
+    verified_at = models.DateTimeField(_("verified at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("verified number")
+        verbose_name_plural = _("verified numbers")
+
+    def __str__(self) -> str:
+        return mask_number(self.number)
+
+    @property
+    def masked(self) -> str:
+        """The number with most digits hidden, for pages and logs."""
+        return mask_number(self.number)
+
+
+class Challenge(models.Model):
+    """One attempt to verify a number: a code sent by a backend, and what became of it."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", _("sending")
+        PENDING = "pending", _("pending")
+        VERIFIED = "verified", _("verified")
+        LOCKED = "locked", _("locked (too many wrong codes)")
+        EXPIRED = "expired", _("expired")
+        CANCELLED = "cancelled", _("cancelled")
+        UNDELIVERED = "undelivered", _("not sent")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="verification_challenges",
+        verbose_name=_("user"),
+    )
+    number = models.CharField(_("number"), max_length=NUMBER_LENGTH)
+    backend = models.CharField(_("backend"), max_length=255)
+    request_id = models.CharField(_("backend request id"), max_length=255, blank=True)
+    channel = models.CharField(_("channel"), max_length=32, default="sms")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.SENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    client_ip = models.GenericIPAddressField(_("client IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verification challenge")
+        verbose_name_plural = _("verification challenges")
+        ordering = ["-created_at"]
+        # The send budgets count recent rows per user, per number and per client address.
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="verification_user_created"),
+            models.Index(fields=["number", "created_at"], name="verification_number_created"),
+            models.Index(fields=["client_ip", "created_at"], name="verification_ip_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{mask_number(self.number)} ({self.get_status_display()})"
+
+    @property
+    def masked(self) -> str:
+        """The number with most digits hidden, for pages and logs."""
+        return mask_number(self.number)
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        """Tell whether this challenge still waits for its code."""
+        return self.status == self.Status.PENDING and self.expires_at > (now or timezone.now())
+
+
+class LocalCode(models.Model):
+    """A code issued by the console or locmem backend: only its keyed hash is kept, in the database."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        USED = "used", _("used")
+        CANCELLED = "cancelled", _("cancelled")
+
+    request_id = models.CharField(_("request id"), max_length=64, unique=True)
+    number = models.CharField(_("number"), max_length=NUMBER_LENGTH)
+    channel = models.CharField(_("channel"), max_length=32)
+    code_hash = models.CharField(_("code hash"), max_length=128)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        verbose_name = _("local code")
+        verbose_name_plural = _("local codes")
+
+    def __str__(self) -> str:
+        return f"{self.request_id} ({mask_number(self.number)})"
+
+
+class ThrottleLock(models.Model):
+    """A row per user, number or client address, locked while a send is counted against its budget.
+
+    Locking it serialises concurrent sends for the same key in every worker, so a count-then-insert
+    cannot race past a limit (PostgreSQL row lock; SQLite's write lock).
+    """
+
+    key = models.CharField(_("key"), max_length=100, primary_key=True)
+    touched_at = models.DateTimeField(_("touched at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("throttle lock")
+        verbose_name_plural = _("throttle locks")
+
+    def __str__(self) -> str:
+        return self.key
