@@ -1,0 +1,21 @@
+"""Signals sent by the verification flow; the sender is always `verification.models.Challenge`.
+
+Every signal gets these keyword arguments: `user` (the user verifying), `challenge` (the
+`Challenge` row; its `number` is the full E.164 number, `challenge.masked` the masked one).
+
+- `code_sent`: a backend accepted a code for delivery. Extra: `channel` ("sms", "voice"...).
+- `verified`: the right code was confirmed; the number is now the user's `VerifiedNumber`.
+- `verification_failed`: a wrong code. Extra: `attempts_left` (int, 0 or more).
+- `verification_locked`: too many wrong codes; the challenge is dead, even for the right code.
+
+Receivers run inside the request: keep them quick, and never log a code or a full number.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+code_sent = Signal()
+verified = Signal()
+verification_failed = Signal()
+verification_locked = Signal()
