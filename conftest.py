@@ -11,6 +11,10 @@ LOCMEM_BACKEND = "verification.backends.locmem.LocmemVerifyBackend"
 
 @pytest.fixture(autouse=True)
 def _locmem_verify_backend(settings: pytest.FixtureRequest) -> Iterator[None]:
-    """Use the locmem Verify backend (the tests' outbox) unless a test overrides it."""
+    """Use the locmem Verify backend (the tests' outbox, empty at the start) unless a test overrides it."""
+    from verification.backends import locmem
+
     settings.VERIFICATION_BACKEND = LOCMEM_BACKEND  # type: ignore[attr-defined]
+    locmem.outbox.clear()
     yield
+    locmem.outbox.clear()

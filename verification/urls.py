@@ -2,5 +2,15 @@
 
 from __future__ import annotations
 
+from django.urls import path
+
+from verification import views
+
 app_name = "verification"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.phone, name="phone"),
+    path("send/", views.send, name="send"),
+    path("confirm/", views.confirm, name="confirm"),
+    path("resend/", views.resend, name="resend"),
+    path("cancel/", views.cancel, name="cancel"),
+]

@@ -1,0 +1,128 @@
+"""The phone-number and code forms (field names `number`, `code`, `next`, and `channel` when there is a choice)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from verification.conf import conf
+from verification.flow import is_well_formed_code
+from verification.phone import MAX_INPUT_LENGTH, NumberRefused, parse_number
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+CHANNEL_LABELS: dict[str, StrOrPromise] = {
+    "sms": _("Text message (SMS)"),
+    "voice": _("Voice call"),
+    "whatsapp": _("WhatsApp"),
+    "email": _("E-mail"),
+}
+#: How a sentence names each channel: "We sent a code to ... by text message."
+CHANNEL_NOUNS: dict[str, StrOrPromise] = {
+    "sms": _("text message"),
+    "voice": _("voice call"),
+    "whatsapp": _("WhatsApp"),
+    "email": _("e-mail"),
+}
+
+
+class TelInput(forms.TextInput):
+    """A text input of type "tel": phone keypads on mobiles."""
+
+    input_type = "tel"
+
+
+class BootstrapErrorsMixin:
+    """Mark fields with errors for Bootstrap and assistive technology, whoever adds the error."""
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        super().add_error(field, error)  # type: ignore[misc]
+        fields: dict[str, forms.Field] = self.fields  # type: ignore[attr-defined]
+        names = [field] if field in fields else []
+        if isinstance(error, dict):
+            names = [name for name in error if name in fields]
+        for name in names:
+            attrs = fields[name].widget.attrs
+            if "is-invalid" not in attrs.get("class", ""):
+                attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+            auto_id = self[name].auto_id  # type: ignore[index]
+            described_by = [f"{auto_id}_error"]
+            if fields[name].help_text:
+                described_by.append(f"{auto_id}_helptext")
+            attrs["aria-describedby"] = " ".join(described_by)
+
+
+class PhoneForm(BootstrapErrorsMixin, forms.Form):
+    """A phone number to send a code to, normalised to E.164 in `cleaned_data["number"]`."""
+
+    number = forms.CharField(
+        label=_("Mobile phone number"),
+        max_length=MAX_INPUT_LENGTH,
+        help_text=_("With the country code, for example +44 7911 123456."),
+        error_messages={"required": _("Enter your phone number.")},
+        widget=TelInput(attrs={"autocomplete": "tel", "autofocus": True, "class": "form-control"}),
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, channels: Sequence[str] = ("sms",), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if conf.DEFAULT_REGION:
+            self.fields["number"].help_text = _("Numbers from abroad start with + and the country code.")
+        if len(channels) > 1:
+            self.fields["channel"] = channel_field(channels)
+
+    def clean_number(self) -> str:
+        try:
+            return parse_number(self.cleaned_data["number"])
+        except NumberRefused as exc:
+            raise ValidationError(exc.user_message, code=exc.reason) from None
+
+
+def channel_field(channels: Sequence[str]) -> forms.ChoiceField:
+    """Return a radio choice between `channels`, the first one preselected."""
+    return forms.ChoiceField(
+        label=_("Send the code by"),
+        choices=[(channel, CHANNEL_LABELS.get(channel, channel)) for channel in channels],
+        initial=channels[0],
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+    )
+
+
+class CodeForm(BootstrapErrorsMixin, forms.Form):
+    """The code received: exactly VERIFICATION_CODE_LENGTH ASCII digits, leading zeros kept."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        # Only plain spaces around the code are forgiven (a paste); any other whitespace is refused.
+        strip=False,
+        error_messages={"required": _("Enter the code we sent you.")},
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "class": "form-control",
+                "spellcheck": "false",
+            }
+        ),
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].help_text = _("The %(length)s digits we sent you.") % {"length": conf.CODE_LENGTH}
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip(" ")
+        if not is_well_formed_code(code):
+            raise ValidationError(
+                _("Enter the %(length)s digits of the code, without spaces."),
+                code="malformed",
+                params={"length": conf.CODE_LENGTH},
+            )
+        return str(code)

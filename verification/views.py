@@ -1,0 +1,298 @@
+"""The verification pages: thin adapters from HTTP to `verification.flow`, turning every failure into a message.
+
+No failure of the input, of the stored state or of the backend is ever a 500: each one is a message
+next to the field (or at the top of the page) and a sensible next step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST, require_safe
+
+from verification import flow, throttling
+from verification.conf import conf
+from verification.exceptions import (
+    CodeExpired,
+    ConcurrentVerification,
+    InvalidCode,
+    InvalidNumber,
+    Misconfigured,
+    NoPendingVerification,
+    ProviderThrottled,
+    ProviderUnavailable,
+    SendLimitExceeded,
+    TooManyAttempts,
+    VerificationError,
+)
+from verification.forms import CHANNEL_NOUNS, CodeForm, PhoneForm, channel_field
+from verification.models import Challenge
+from verification.phone import NumberRefused
+from verification.redirects import REDIRECT_FIELD_NAME, default_redirect_url, is_safe_next, safe_next_url
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+#: Posted by the one-click button that sends a code to the number already on file.
+USE_SAVED_FIELD = "use_saved_number"
+#: ?other=1 shows the number form even when a verified number is on file.
+OTHER_NUMBER_FIELD = "other"
+
+
+def wait_text(seconds: int) -> str:
+    """Say how long to wait, in seconds under a minute, else in minutes (rounded up)."""
+    if seconds < 60:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+
+
+def describe_error(exc: VerificationError) -> str | StrOrPromise:
+    """Return the message a user sees for `exc`, saying what to do next."""
+    if isinstance(exc, SendLimitExceeded):
+        if exc.scope == throttling.SCOPE_COOLDOWN:
+            return _("A code was sent only a moment ago. You can ask for a new one in %(wait)s.") % {
+                "wait": wait_text(exc.retry_after)
+            }
+        return _("Too many codes have been requested. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
+    if isinstance(exc, NumberRefused):
+        return exc.user_message
+    if isinstance(exc, flow.WrongCode):
+        return ngettext(
+            "That code is not right. You can try %(count)d more time.",
+            "That code is not right. You can try %(count)d more times.",
+            exc.attempts_left,
+        ) % {"count": exc.attempts_left}
+    messages_by_class: list[tuple[type[VerificationError], StrOrPromise]] = [
+        (InvalidNumber, _("This number cannot receive a code. Check it, or use another number.")),
+        (ConcurrentVerification, _("A code is already on its way to this number. Wait a minute, then try again.")),
+        (TooManyAttempts, _("Too many wrong codes: that code no longer works. Ask for a new code.")),
+        (NoPendingVerification, _("No code is waiting to be confirmed. Ask for a new code.")),
+        (CodeExpired, _("That code has expired. Ask for a new code.")),
+        (InvalidCode, _("That code is not right.")),
+        (ProviderUnavailable, _("We could not reach the messaging service. Please try again in a moment.")),
+        (Misconfigured, _("Phone verification is not available right now. Please try again later.")),
+    ]
+    if isinstance(exc, ProviderThrottled):
+        if exc.retry_after:
+            return _("The messaging service is busy. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
+        return _("The messaging service is busy. Try again in a few minutes.")
+    for exception_class, message in messages_by_class:
+        if isinstance(exc, exception_class):
+            return message
+    return _("Something went wrong with the verification. Please try again.")
+
+
+def status_for(exc: VerificationError) -> int:
+    """Return the HTTP status of a page that shows `exc` next to a field."""
+    if isinstance(exc, SendLimitExceeded | ProviderThrottled):
+        return 429
+    if isinstance(exc, ProviderUnavailable | Misconfigured):
+        return 503
+    return 400
+
+
+def verification_view(*methods: Callable[..., Any]) -> Callable[[Callable[..., HttpResponse]], Any]:
+    """Apply the decorators every verification page shares, then `methods` (require_POST...)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Any:
+        for decorator in methods:
+            view = decorator(view)
+        view = login_required(view)
+        view = csrf_protect(view)
+        view = never_cache(view)
+        return sensitive_post_parameters("code", "number")(view)
+
+    return decorate
+
+
+@verification_view(require_safe)
+def phone(request: HttpRequest) -> HttpResponse:
+    """Show the number on file (one click sends a code to it) or the form for a number."""
+    next_url = _next(request)
+    form = PhoneForm(initial={"next": next_url}, channels=flow.available_channels())
+    return _render_phone(request, form, next_url)
+
+
+@verification_view(require_POST)
+def send(request: HttpRequest) -> HttpResponse:
+    """Send a code to the posted number (or to the number on file) and go to the code form."""
+    user = request.user
+    next_url = _next(request)
+    channels = flow.available_channels()
+    form: PhoneForm | None = None
+    if request.POST.get(USE_SAVED_FIELD):
+        saved = flow.verified_number(user)  # type: ignore[arg-type]
+        if saved is None:
+            messages.warning(request, _("There is no verified number on file. Enter your phone number."))
+            return _redirect("verification:phone", next_url)
+        number = saved.number
+        channel = request.POST.get("channel", "")
+        channel = channel if channel in channels else channels[0]
+    else:
+        form = PhoneForm(request.POST, channels=channels)
+        if not form.is_valid():
+            return _render_phone(request, form, next_url, status=400)
+        number = form.cleaned_data["number"]
+        channel = form.cleaned_data.get("channel") or channels[0]
+    try:
+        flow.start_verification(
+            user,  # type: ignore[arg-type]
+            number,
+            channel=channel,
+            ip=throttling.client_ip(request.META),
+            locale=get_language(),
+        )
+    except SendLimitExceeded as exc:
+        pending = flow.pending_challenge(user)  # type: ignore[arg-type]
+        if exc.scope == throttling.SCOPE_COOLDOWN and pending is not None and pending.number == number:
+            # A double submission, or the back button: the code sent a moment ago is the one to enter.
+            messages.info(
+                request, _("A code was just sent to %(number)s. Enter it below.") % {"number": pending.masked}
+            )
+            return _redirect("verification:confirm", next_url)
+        return _send_failed(request, form, next_url, exc)
+    except VerificationError as exc:
+        return _send_failed(request, form, next_url, exc)
+    return _redirect("verification:confirm", next_url)
+
+
+@verification_view()
+def confirm(request: HttpRequest) -> HttpResponse:
+    """Show the code form (GET), or check the posted code and go to the safe `next` (POST)."""
+    if request.method not in ("GET", "HEAD", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    user = request.user
+    next_url = _next(request)
+    challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
+    if request.method != "POST":
+        if challenge is None:
+            messages.info(request, _("No code is waiting to be confirmed. Ask for a new code."))
+            return _redirect("verification:phone", next_url)
+        return _render_confirm(request, CodeForm(initial={"next": next_url}), challenge, next_url)
+
+    form = CodeForm(request.POST)
+    if not form.is_valid():
+        if challenge is None:
+            messages.warning(request, describe_error(NoPendingVerification()))
+            return _redirect("verification:phone", next_url)
+        return _render_confirm(request, form, challenge, next_url, status=400)
+    try:
+        verified = flow.check_code(user, form.cleaned_data["code"])  # type: ignore[arg-type]
+    except (InvalidCode, ProviderUnavailable, ProviderThrottled, Misconfigured) as exc:
+        challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
+        if challenge is None:
+            messages.error(request, describe_error(exc))
+            return _redirect("verification:phone", next_url)
+        form.add_error("code", describe_error(exc))
+        return _render_confirm(request, form, challenge, next_url, status=status_for(exc))
+    except VerificationError as exc:
+        # TooManyAttempts, CodeExpired, NoPendingVerification...: this challenge is over; start again.
+        messages.error(request, describe_error(exc))
+        return _redirect("verification:phone", next_url)
+    flow.mark_session_verified(request, verified.number)
+    messages.success(request, _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked})
+    return HttpResponseRedirect(safe_next_url(request.POST.get(REDIRECT_FIELD_NAME), request))
+
+
+@verification_view(require_POST)
+def resend(request: HttpRequest) -> HttpResponse:
+    """Cancel the current code and send a new one to the same number, once the cooldown is over."""
+    user = request.user
+    next_url = _next(request)
+    try:
+        challenge = flow.resend_code(
+            user,  # type: ignore[arg-type]
+            ip=throttling.client_ip(request.META),
+            locale=get_language(),
+        )
+    except VerificationError as exc:
+        messages.error(request, describe_error(exc))
+        pending = flow.pending_challenge(user)  # type: ignore[arg-type]
+        return _redirect("verification:confirm" if pending else "verification:phone", next_url)
+    messages.success(request, _("A new code was sent to %(number)s.") % {"number": challenge.masked})
+    return _redirect("verification:confirm", next_url)
+
+
+@verification_view(require_POST)
+def cancel(request: HttpRequest) -> HttpResponse:
+    """Cancel the pending code and return to the phone step (to the number form with other=1)."""
+    next_url = _next(request)
+    flow.cancel_verification(request.user)  # type: ignore[arg-type]
+    if request.POST.get(OTHER_NUMBER_FIELD):
+        return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
+    messages.info(request, _("The code was cancelled."))
+    return _redirect("verification:phone", next_url)
+
+
+def _next(request: HttpRequest) -> str:
+    """Return the request's `next` if it is safe, else ""; it is carried from page to page."""
+    value = request.POST.get(REDIRECT_FIELD_NAME) if request.method == "POST" else None
+    if value is None:
+        value = request.GET.get(REDIRECT_FIELD_NAME, "")
+    return value if is_safe_next(value, request) else ""
+
+
+def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedirect:
+    if next_url:
+        params[REDIRECT_FIELD_NAME] = next_url
+    query = f"?{urlencode(params)}" if params else ""
+    return HttpResponseRedirect(reverse(url_name) + query)
+
+
+def _send_failed(request: HttpRequest, form: PhoneForm | None, next_url: str, exc: VerificationError) -> HttpResponse:
+    if form is None:
+        messages.error(request, describe_error(exc))
+        return _redirect("verification:phone", next_url)
+    form.add_error("number", describe_error(exc))
+    return _render_phone(request, form, next_url, status=status_for(exc))
+
+
+def _render_phone(request: HttpRequest, form: PhoneForm, next_url: str, *, status: int = 200) -> HttpResponse:
+    saved = flow.verified_number(request.user)  # type: ignore[arg-type]
+    show_form = saved is None or form.is_bound or bool(request.GET.get(OTHER_NUMBER_FIELD))
+    channels = flow.available_channels()
+    context = {
+        "form": form,
+        "next": next_url,
+        "saved_number": None if show_form else saved,
+        "channel_choices": channel_field(channels).choices if len(channels) > 1 else [],
+        "pending": flow.pending_challenge(request.user),  # type: ignore[arg-type]
+        "other_url": _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"}).url,
+        "home_url": default_redirect_url(),
+        "brand": conf.BRAND,
+        "use_saved_field": USE_SAVED_FIELD,
+    }
+    return render(request, "verification/phone.html", context, status=status)
+
+
+def _render_confirm(
+    request: HttpRequest, form: CodeForm, challenge: Challenge, next_url: str, *, status: int = 200
+) -> HttpResponse:
+    resend_wait = flow.resend_available_in(challenge)
+    expires_in = max(1, math.ceil((challenge.expires_at - timezone.now()).total_seconds()))
+    context = {
+        "form": form,
+        "next": next_url,
+        "challenge": challenge,
+        "channel_noun": CHANNEL_NOUNS.get(challenge.channel, challenge.channel),
+        "expires_in": wait_text(expires_in),
+        "resend_wait": wait_text(resend_wait) if resend_wait else "",
+        "brand": conf.BRAND,
+        "other_number_field": OTHER_NUMBER_FIELD,
+    }
+    return render(request, "verification/confirm.html", context, status=status)
