@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import phonenumbers
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType
 
 from verification.conf import conf
 from verification.exceptions import InvalidNumber
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 #: Longer input is refused before parsing: no real number, however formatted, needs more.
 MAX_INPUT_LENGTH = 64
 MASK = "•••• ••"
 
 #: Number types that cannot receive a code, or must not (someone else pays, or it is not one person's phone).
-REFUSED_TYPES: dict[int, Promise] = {
+REFUSED_TYPES: dict[int, StrOrPromise] = {
     PhoneNumberType.PREMIUM_RATE: _("Codes cannot be sent to premium-rate numbers."),
     PhoneNumberType.SHARED_COST: _("Codes cannot be sent to shared-cost numbers."),
     PhoneNumberType.TOLL_FREE: _("Codes cannot be sent to toll-free numbers."),
@@ -31,7 +34,7 @@ REFUSED_TYPES: dict[int, Promise] = {
 class NumberRefused(InvalidNumber):
     """A number refused before any provider is asked; `reason` is a stable code, `user_message` says why."""
 
-    def __init__(self, reason: str, user_message: str | Promise) -> None:
+    def __init__(self, reason: str, user_message: str | StrOrPromise) -> None:
         super().__init__(reason)
         self.reason = reason
         self.user_message = user_message

@@ -59,7 +59,7 @@ class BaseVerifyBackend:
 def get_backend(backend: str | None = None, **kwargs: Any) -> BaseVerifyBackend:
     """Instantiate the backend at the dotted path `backend` (default: VERIFICATION_BACKEND)."""
     backend_class = import_string(backend or conf.BACKEND)
-    return backend_class(**kwargs)  # type: ignore[no-any-return]
+    return backend_class(**kwargs)
 
 
 def code_ttl() -> int:
