@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "VONAGE_TIMEOUT": 10.0,
     # Seconds Vonage waits on a channel before the next one in the workflow (60 to 900).
     "VONAGE_CHANNEL_TIMEOUT": 300,
+    # The WhatsApp Business (WABA) sender number, E.164 digits without "+"; needed for the "whatsapp" channel.
+    "VONAGE_WHATSAPP_FROM": "",
 }
 
 
@@ -149,6 +151,10 @@ class VerificationSettings:
     @property
     def VONAGE_CHANNEL_TIMEOUT(self) -> int:
         return self._get("VONAGE_CHANNEL_TIMEOUT")
+
+    @property
+    def VONAGE_WHATSAPP_FROM(self) -> str:
+        return self._get("VONAGE_WHATSAPP_FROM")
 
 
 conf = VerificationSettings()
