@@ -1,8 +1,12 @@
 """The one place that reads and writes the verification state in the session.
 
 The state is bound to the user (primary key and session auth hash, so a password change ends it),
-to the verified number and to the time of verification. Logging out flushes the session, and the
-state with it. Nothing else touches `SESSION_KEY`.
+to the verified number (E.164) and to the time of verification. Logging out flushes the session, and
+the state with it. Nothing else touches `SESSION_KEY`.
+
+Reading the state makes no database query: it uses the session that authentication has already
+loaded, and the user that authentication has already fetched. In async code, pass the user from
+`await request.auser()` (or use `ais_verified`), since `request.user` may query synchronously.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import HASH_SESSION_KEY
+from django.utils.crypto import constant_time_compare
 
 from verification.conf import conf
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
     from django.http import HttpRequest
+
+    AnyUser = AbstractBaseUser | AnonymousUser
 
 SESSION_KEY = "_verification"
 
@@ -35,20 +44,30 @@ class VerifiedState:
         return (time.time() if now is None else now) - self.verified_at
 
 
-def mark_verified(request: HttpRequest, number: str) -> None:
-    """Record that the logged-in user of `request` has just verified `number`."""
-    user = request.user
+def _session_auth_hash(request: HttpRequest, user: AnyUser) -> str:
+    # The hash authentication stored at login (and refreshed on a password change in this session);
+    # recomputed only for a session logged in some other way.
+    stored = request.session.get(HASH_SESSION_KEY)
+    if isinstance(stored, str) and stored:
+        return stored
+    get_hash = getattr(user, "get_session_auth_hash", None)
+    return get_hash() if get_hash is not None else ""
+
+
+def mark_verified(request: HttpRequest, number: str, *, user: AnyUser | None = None) -> None:
+    """Record that the logged-in user of `request` (or `user`) has just verified `number`."""
+    user = request.user if user is None else user
     if not user.is_authenticated:
         raise ValueError("Only a logged-in user can be marked verified.")
     request.session[SESSION_KEY] = {
         "user": str(user.pk),
-        "hash": user.get_session_auth_hash(),
+        "hash": _session_auth_hash(request, user),
         "number": number,
         "at": int(time.time()),
     }
 
 
-def get_state(request: HttpRequest) -> VerifiedState | None:
+def get_state(request: HttpRequest, *, user: AnyUser | None = None) -> VerifiedState | None:
     """Return the session's verification if it belongs to the current user and auth hash, else None.
 
     Reads only the session (already loaded by authentication); makes no query.
@@ -56,7 +75,7 @@ def get_state(request: HttpRequest) -> VerifiedState | None:
     raw = request.session.get(SESSION_KEY)
     if not isinstance(raw, dict):
         return None
-    user = request.user
+    user = request.user if user is None else user
     if not user.is_authenticated:
         return None
     try:
@@ -65,20 +84,33 @@ def get_state(request: HttpRequest) -> VerifiedState | None:
         return None
     if state.user_pk != str(user.pk):
         return None
-    # AuthenticationMiddleware has checked the session's auth hash against the user; comparing with
-    # the session's copy (not recomputing it) ends the state when the password changes.
-    if state.auth_hash != request.session.get(HASH_SESSION_KEY):
+    # Authentication has checked the session's auth hash against the user; comparing with it ends
+    # the state when the password changes (update_session_auth_hash stores the new hash).
+    if not state.auth_hash or not constant_time_compare(state.auth_hash, _session_auth_hash(request, user)):
         return None
     return state
 
 
-def is_verified(request: HttpRequest, max_age: int | None = None) -> bool:
-    """Tell whether the current user verified within `max_age` seconds (default VERIFICATION_MAX_AGE)."""
-    state = get_state(request)
+async def aget_state(request: HttpRequest) -> VerifiedState | None:
+    """Async `get_state`: fetch the user with `request.auser()`, never synchronously."""
+    return get_state(request, user=await request.auser())
+
+
+def is_verified(request: HttpRequest, max_age: int | None = None, *, user: AnyUser | None = None) -> bool:
+    """Tell whether the current user verified within `max_age` seconds (default VERIFICATION_MAX_AGE).
+
+    With neither `max_age` nor VERIFICATION_MAX_AGE, a verification lasts as long as the session.
+    """
+    state = get_state(request, user=user)
     if state is None:
         return False
     limit = conf.MAX_AGE if max_age is None else max_age
     return limit is None or state.age() <= limit
+
+
+async def ais_verified(request: HttpRequest, max_age: int | None = None) -> bool:
+    """Async `is_verified`."""
+    return is_verified(request, max_age, user=await request.auser())
 
 
 def clear(request: HttpRequest) -> None:
