@@ -63,7 +63,7 @@ class PhoneForm(BootstrapErrorsMixin, forms.Form):
     number = forms.CharField(
         label=_("Mobile phone number"),
         max_length=MAX_INPUT_LENGTH,
-        help_text=_("With the country code, for example +44 7911 123456."),
+        help_text=_("With the country code, for example +44 7400 123456."),
         error_messages={"required": _("Enter your phone number.")},
         widget=TelInput(attrs={"autocomplete": "tel", "autofocus": True, "class": "form-control"}),
     )

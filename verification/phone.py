@@ -46,7 +46,7 @@ def parse_number(
     region: str | None = None,
     allowed_countries: Collection[str] | None = None,
 ) -> str:
-    """Return `raw` as an E.164 string ("+447911123456"), or raise NumberRefused saying why not.
+    """Return `raw` as an E.164 string ("+447400123456"), or raise NumberRefused saying why not.
 
     `region` (default VERIFICATION_DEFAULT_REGION) reads national input; `allowed_countries`
     (default VERIFICATION_ALLOWED_COUNTRIES) limits destinations to those ISO 3166 regions.
