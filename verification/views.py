@@ -250,7 +250,7 @@ def _next(request: HttpRequest) -> str:
 def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedirect:
     if next_url:
         params[REDIRECT_FIELD_NAME] = next_url
-    query = f"?{urlencode(params)}" if params else ""
+    query = f"?{urlencode(params, safe='/')}" if params else ""
     return HttpResponseRedirect(reverse(url_name) + query)
 
 
