@@ -101,6 +101,10 @@ def _redact(text: object) -> str:
     return _DIGIT_RUN.sub("••••", str(text))
 
 
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_sender(value: object) -> bool:
     """Tell whether `value` is a sender Vonage accepts: E.164 digits, or 3 to 11 letters and digits."""
     return isinstance(value, str) and bool(_E164_DIGITS.fullmatch(value) or _ALPHANUMERIC_SENDER.fullmatch(value))
@@ -194,8 +198,8 @@ class _VonageBackend(BaseVerifyBackend):
     api: ClassVar[str]
     #: Accepted VERIFICATION_CODE_LENGTH values.
     code_lengths: ClassVar[tuple[int, ...]]
-    #: Accepted VERIFICATION_BRAND lengths.
-    brand_lengths: ClassVar[tuple[int, int]]
+    #: The longest VERIFICATION_BRAND accepted.
+    longest_brand: ClassVar[int]
     #: Accepted VONAGE_CHANNEL_TIMEOUT values (seconds).
     channel_timeouts: ClassVar[tuple[int, int]]
     #: Locales this API understands.
@@ -298,7 +302,18 @@ class _VonageBackend(BaseVerifyBackend):
 
     @classmethod
     def check_configuration(cls) -> list[CheckMessage]:
-        """Return errors for missing or unusable credentials, keys and settings this API refuses."""
+        """Return errors for missing or unusable credentials, keys and settings this API refuses.
+
+        - E020 the selected API has no credentials.
+        - E021 VONAGE_PRIVATE_KEY cannot be read; E022 it is not an unencrypted RSA key in PEM.
+        - E023 half a credential pair: application id / private key, or API key / secret.
+        - E024 the legacy backend with application credentials only.
+        - E025 VERIFICATION_CODE_LENGTH, E026 VERIFICATION_BRAND, E027 VONAGE_CHANNEL_TIMEOUT:
+          outside what this API accepts.
+        - E028 "whatsapp" allowed without a valid VONAGE_WHATSAPP_FROM.
+        - W020 VONAGE_CHANNEL_TIMEOUT is longer than VERIFICATION_CODE_TTL.
+        - W021 a channel in VERIFICATION_CHANNELS this backend cannot send on (not offered).
+        """
         messages = cls._check_credentials()
         messages += cls._check_request_settings()
         return messages
@@ -309,30 +324,33 @@ class _VonageBackend(BaseVerifyBackend):
 
     @classmethod
     def _check_request_settings(cls) -> list[CheckMessage]:
+        # Values of the wrong type or outside every API's range are verification.checks' (E013, E031,
+        # E034, E036, E039); these are the limits of this API only.
         messages: list[CheckMessage] = []
         name = cls.__name__
-        if conf.CODE_LENGTH not in cls.code_lengths:
-            allowed = ", ".join(str(length) for length in cls.code_lengths)
+        length = conf.CODE_LENGTH
+        if _is_whole(length) and 4 <= length <= 10 and length not in cls.code_lengths:
+            allowed = ", ".join(str(value) for value in cls.code_lengths)
             messages.append(
                 Error(
-                    f"VERIFICATION_CODE_LENGTH = {conf.CODE_LENGTH!r} is not a code length {name} can send.",
+                    f"VERIFICATION_CODE_LENGTH = {length!r} is not a code length {name} can send.",
                     hint=f"Set VERIFICATION_CODE_LENGTH to one of {allowed}.",
                     id="verification.E025",
                 )
             )
         brand = conf.BRAND
-        shortest, longest = cls.brand_lengths
-        if not isinstance(brand, str) or not shortest <= len(brand) <= longest or _BRAND_FORBIDDEN.search(brand):
+        longest = cls.longest_brand
+        if isinstance(brand, str) and brand.strip() and (len(brand) > longest or _BRAND_FORBIDDEN.search(brand)):
             messages.append(
                 Error(
                     f"VERIFICATION_BRAND = {brand!r} is not a brand {name} accepts.",
-                    hint=f"Use {shortest} to {longest} characters, without / \\ {{ }} : or $.",
+                    hint=f"Use at most {longest} characters, without / \\ {{ }} : or $.",
                     id="verification.E026",
                 )
             )
         timeout = conf.VONAGE_CHANNEL_TIMEOUT
         first, last = cls.channel_timeouts
-        if isinstance(timeout, bool) or not isinstance(timeout, int) or not first <= timeout <= last:
+        if not _is_whole(timeout) or not first <= timeout <= last:
             messages.append(
                 Error(
                     f"VONAGE_CHANNEL_TIMEOUT = {timeout!r} is outside what {name} accepts.",
@@ -340,7 +358,7 @@ class _VonageBackend(BaseVerifyBackend):
                     id="verification.E027",
                 )
             )
-        elif isinstance(conf.CODE_TTL, int) and timeout > conf.CODE_TTL:
+        elif _is_whole(conf.CODE_TTL) and timeout > conf.CODE_TTL:
             messages.append(
                 CheckWarning(
                     f"VONAGE_CHANNEL_TIMEOUT ({timeout} s) is longer than VERIFICATION_CODE_TTL ({conf.CODE_TTL} s).",
@@ -351,33 +369,26 @@ class _VonageBackend(BaseVerifyBackend):
                     id="verification.W020",
                 )
             )
-        for channel in conf.CHANNELS:
-            if channel not in cls.channels:
-                messages.append(
-                    Error(
-                        f"VERIFICATION_CHANNELS allows {channel!r}, which {name} cannot send on.",
-                        hint=f"Allow only {', '.join(cls.channels)} with this backend.",
-                        id="verification.E028",
+        channels = list(conf.CHANNELS) if isinstance(conf.CHANNELS, list | tuple) else []
+        if any(channel in cls.channels for channel in channels):  # none at all is E039
+            for channel in channels:
+                if channel not in cls.channels:
+                    messages.append(
+                        CheckWarning(
+                            f"VERIFICATION_CHANNELS allows {channel!r}; {name} cannot send on it: not offered.",
+                            hint=f"Allow only {', '.join(cls.channels)} with this backend, or use one that sends "
+                            f"on {channel!r}.",
+                            id="verification.W021",
+                        )
                     )
-                )
-            elif channel == "whatsapp" and not _is_sender(conf.VONAGE_WHATSAPP_FROM):
-                messages.append(
-                    Error(
-                        "VERIFICATION_CHANNELS allows 'whatsapp', but VONAGE_WHATSAPP_FROM = "
-                        f"{conf.VONAGE_WHATSAPP_FROM!r} is not a sender Vonage accepts.",
-                        hint="Set VONAGE_WHATSAPP_FROM to your WhatsApp Business sender number (E.164 digits "
-                        "without '+'), or remove 'whatsapp'.",
-                        id="verification.E028",
-                    )
-                )
-        try:
-            _timeout_seconds()
-        except Misconfigured:
+        if "whatsapp" in channels and "whatsapp" in cls.channels and not _is_sender(conf.VONAGE_WHATSAPP_FROM):
             messages.append(
                 Error(
-                    f"VONAGE_TIMEOUT = {conf.VONAGE_TIMEOUT!r} is not a positive number of seconds.",
-                    hint="Set VONAGE_TIMEOUT to the seconds to wait for Vonage, e.g. 10.",
-                    id="verification.E029",
+                    "VERIFICATION_CHANNELS allows 'whatsapp', but VONAGE_WHATSAPP_FROM = "
+                    f"{conf.VONAGE_WHATSAPP_FROM!r} is not a sender Vonage accepts.",
+                    hint="Set VONAGE_WHATSAPP_FROM to your WhatsApp Business sender number (E.164 digits "
+                    "without '+'), or remove 'whatsapp'.",
+                    id="verification.E028",
                 )
             )
         return messages
@@ -409,7 +420,7 @@ class VonageVerifyBackend(_VonageBackend):
     api = "v2"
     channels = ("sms", "voice", "whatsapp")
     code_lengths = (4, 5, 6, 7, 8, 9, 10)
-    brand_lengths = (1, 16)  # the API takes 18, the SDK's model 16
+    longest_brand = 16  # the API takes 18, the SDK's model 16
     channel_timeouts = (15, 900)
     locales = V2_LOCALES
 
@@ -610,7 +621,7 @@ class VonageLegacyVerifyBackend(_VonageBackend):
     api = "legacy"
     channels = ("sms", "voice")
     code_lengths = (4, 6)
-    brand_lengths = (1, 18)
+    longest_brand = 18
     channel_timeouts = (60, 900)
     locales = LEGACY_LOCALES
 

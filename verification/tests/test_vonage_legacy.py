@@ -365,14 +365,17 @@ def legacy_settings(settings):
             ["verification.E024"],
         ),
         ({"VONAGE_API_SECRET": ""}, ["verification.E023"]),
+        ({"VERIFICATION_CODE_LENGTH": 4}, []),
         ({"VERIFICATION_CODE_LENGTH": 5}, ["verification.E025"]),
         ({"VERIFICATION_CODE_LENGTH": 8}, ["verification.E025"]),
         ({"VERIFICATION_BRAND": "x" * 18}, []),
         ({"VERIFICATION_BRAND": "x" * 19}, ["verification.E026"]),
+        ({"VONAGE_CHANNEL_TIMEOUT": 60}, []),
         ({"VONAGE_CHANNEL_TIMEOUT": 30}, ["verification.E027"]),
         ({"VERIFICATION_CHANNELS": ["sms", "voice"]}, []),
-        ({"VERIFICATION_CHANNELS": ["sms", "whatsapp"]}, ["verification.E028"]),
-        ({"VONAGE_TIMEOUT": -5}, ["verification.E029"]),
+        ({"VERIFICATION_CHANNELS": ["sms", "whatsapp"]}, ["verification.W021"]),
+        # No channel at all is verification.checks' E039, not repeated here.
+        ({"VERIFICATION_CHANNELS": ["whatsapp"]}, []),
     ],
 )
 def test_checks_report_each_problem_with_its_id_and_a_hint(legacy_settings, overrides, expected):
