@@ -147,6 +147,8 @@ VONAGE_API_SECRET = env.str("VONAGE_API_SECRET", default="")
 VONAGE_APPLICATION_ID = env.str("VONAGE_APPLICATION_ID", default="")
 VONAGE_PRIVATE_KEY = env.str("VONAGE_PRIVATE_KEY", default="", multiline=True)
 VONAGE_TIMEOUT = env.float("VONAGE_TIMEOUT", default=10.0)
+VONAGE_CHANNEL_TIMEOUT = env.int("VONAGE_CHANNEL_TIMEOUT", default=300)
+VONAGE_WHATSAPP_FROM = env.str("VONAGE_WHATSAPP_FROM", default="")
 
 LOGGING = {
     "version": 1,
