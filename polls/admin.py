@@ -7,13 +7,13 @@ from django.contrib import admin
 from polls.models import Choice, Question
 
 
-class ChoiceInline(admin.TabularInline):  # type: ignore[type-arg]
+class ChoiceInline(admin.TabularInline):
     model = Choice
     extra = 3
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class QuestionAdmin(admin.ModelAdmin):
     list_display = ["question_text", "pub_date"]
     search_fields = ["question_text"]
     inlines = [ChoiceInline]

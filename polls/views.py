@@ -81,7 +81,7 @@ class SignUpView(generic.CreateView):
     template_name = "registration/signup.html"
     success_url = reverse_lazy("polls:index")
 
-    def form_valid(self, form: UserCreationForm) -> HttpResponse:  # type: ignore[type-arg]
+    def form_valid(self, form: UserCreationForm) -> HttpResponse:
         response = super().form_valid(form)
         login(self.request, self.object, backend="django.contrib.auth.backends.ModelBackend")
         return response

@@ -34,9 +34,7 @@ def test_demo_twice_leaves_the_data_alone() -> None:
 
 
 @pytest.mark.parametrize(("argv", "expected"), [([], "127.0.0.1:8000"), (["0.0.0.0:9000"], "0.0.0.0:9000")])
-def test_demo_starts_the_development_server_on_the_given_address(
-    mocker: Any, argv: list[str], expected: str
-) -> None:
+def test_demo_starts_the_development_server_on_the_given_address(mocker: Any, argv: list[str], expected: str) -> None:
     from polls.management.commands import demo
 
     real_call_command = demo.call_command

@@ -175,7 +175,8 @@ def test_pages_close_their_tags(verified_client: Client) -> None:
                 self.stack.append(tag)
 
         def handle_endtag(self, tag: str) -> None:
-            assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+            assert self.stack, f"</{tag}> closes nothing"
+            assert self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1]}>"
             self.stack.pop()
 
     for url in [reverse("polls:index"), reverse("polls:detail", args=(1,)), reverse("polls:results", args=(1,))]:
