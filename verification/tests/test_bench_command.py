@@ -17,6 +17,7 @@ from verification.management.commands.bench_verification import (
     PROTECTED_URL_NAME,
     BenchURLconf,
     build_urlconf,
+    ratio_interval,
     rule_set,
 )
 
@@ -34,7 +35,7 @@ def run_bench(*args: str) -> tuple[str, str]:
 def minimal_report(django_db_setup: Any, django_db_blocker: Any) -> dict[str, Any]:
     """One tiny run on the minimal view, shared by the tests that read its report."""
     with django_db_blocker.unblock():
-        stdout, _stderr = run_bench("--view", "minimal", "--rules", "1,10,50", "--json")
+        stdout, _stderr = run_bench("--view", "minimal", "--clock", "cpu", "--rules", "1,10,50", "--json")
     return json.loads(stdout)
 
 
@@ -81,6 +82,7 @@ def test_table_names_every_case_and_rule_count():
     lines = stdout.splitlines()
     rule_lines = lines[lines.index(next(line for line in lines if line.strip().startswith("rules"))) + 1 :]
     assert [line.split()[0] for line in rule_lines] == ["1", "5"]
+    assert "interval" in stdout
     assert "Timing" in stderr
 
 
@@ -126,3 +128,11 @@ def test_bench_urlconf_serves_the_site_too(settings):
     assert client.get("/bench/public/7/").status_code == 200
     assert client.get("/section-2/").status_code == 200
     assert client.get("/login/").status_code == 200
+
+
+def test_ratio_interval_brackets_the_ratio_of_medians():
+    slow = [108, 109, 110, 111, 112] * 20
+    fast = [98, 99, 100, 101, 102] * 20
+    low, high = ratio_interval(slow, fast)
+    assert 1.0 < low <= 1.1 <= high < 1.2
+    assert ratio_interval(fast, fast)[0] <= 1.0 <= ratio_interval(fast, fast)[1]

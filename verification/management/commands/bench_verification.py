@@ -15,6 +15,7 @@ import itertools
 import json
 import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -65,6 +66,8 @@ VERIFIED_NUMBER = "+447700900123"
 WARMUP_REQUESTS = 3
 # Requests served, untimed, per case and variant before anything is measured.
 SANITY_REQUESTS = 10
+BOOTSTRAP_RESAMPLES = 400
+BOOTSTRAP_SEED = 7
 
 PAGE_TEMPLATE = """{% extends "base.html" %}{% load i18n %}
 {% block title %}{% blocktranslate %}Page {{ number }}{% endblocktranslate %} · Pollstr{% endblock %}
@@ -102,6 +105,7 @@ def minimal_view(request: HttpRequest, number: int) -> HttpResponse:
 
 
 VIEWS: dict[str, Callable[[HttpRequest, int], HttpResponse]] = {"page": page_view, "minimal": minimal_view}
+CLOCKS: dict[str, Callable[[], int]] = {"wall": time.perf_counter_ns, "cpu": time.thread_time_ns}
 
 
 class BenchURLconf:
@@ -204,16 +208,18 @@ def _discard(data: bytes) -> None:
     pass
 
 
-def serve(handler: WSGIHandler, environ: dict[str, Any]) -> tuple[HttpResponseBase, int]:
+def serve(
+    handler: WSGIHandler, environ: dict[str, Any], clock: Callable[[], int] = time.perf_counter_ns
+) -> tuple[HttpResponseBase, int]:
     """Serve one request as a WSGI server would (body read, response closed); return it and its nanoseconds."""
-    start = time.perf_counter_ns()
+    start = clock()
     response = handler(environ, _start_response)
     try:
         for _chunk in response:
             pass
     finally:
         response.close()
-    return response, time.perf_counter_ns() - start
+    return response, clock() - start
 
 
 def build_handler(middleware: Sequence[str]) -> WSGIHandler:
@@ -350,6 +356,18 @@ def median_microseconds(samples: Sequence[int]) -> float:
     return statistics.median(samples) / 1000
 
 
+def ratio_interval(numerator: Sequence[int], denominator: Sequence[int]) -> tuple[float, float]:
+    """Return a 95% bootstrap interval of median(numerator) / median(denominator): how far noise moves it."""
+    # A fixed seed: the same samples always give the same interval.
+    generator = random.Random(BOOTSTRAP_SEED)  # noqa: S311 (statistics, not secrets)
+    ratios = sorted(
+        statistics.median(generator.choices(numerator, k=len(numerator)))
+        / statistics.median(generator.choices(denominator, k=len(denominator)))
+        for _ in range(BOOTSTRAP_RESAMPLES)
+    )
+    return ratios[int(0.025 * len(ratios))], ratios[int(0.975 * len(ratios)) - 1]
+
+
 def describe(response: HttpResponseBase) -> str:
     """Describe a response for an error message: its status and where it redirects, if it does."""
     location = response.get("Location")
@@ -359,8 +377,9 @@ def describe(response: HttpResponseBase) -> str:
 class Bench:
     """The two handlers, the cases and a supply of paths never asked before."""
 
-    def __init__(self, handlers: dict[str, WSGIHandler], cases: Sequence[Case]) -> None:
+    def __init__(self, handlers: dict[str, WSGIHandler], cases: Sequence[Case], clock: Callable[[], int]) -> None:
         self.handlers = handlers
+        self.clock = clock
         self.cases = cases
         self._numbers = itertools.count(1)
         self.login_url = resolve_url(settings.LOGIN_URL)
@@ -371,7 +390,7 @@ class Bench:
 
     def serve_checked(self, case: Case, variant: str, path_info: str) -> int:
         """Serve one request of `case`; raise CommandError unless it answers as it must; return its ns."""
-        response, elapsed = serve(self.handlers[variant], make_environ(path_info, case.visitor))
+        response, elapsed = serve(self.handlers[variant], make_environ(path_info, case.visitor), self.clock)
         expected = case.status_with if variant == "with" else case.status_without
         if response.status_code != expected:
             raise CommandError(
@@ -444,6 +463,26 @@ class Bench:
         return samples, first_requests
 
 
+@dataclass(frozen=True)
+class Run:
+    """The sizes and choices of one run."""
+
+    requests: int
+    rounds: int
+    counts: list[int]
+    view_name: str
+    clock_name: str
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What the table shows beyond the JSON: noise intervals of the ratios, and the compile cost."""
+
+    case_intervals: dict[str, tuple[float, float]]
+    rule_intervals: dict[int, tuple[float, float]]
+    first_request_ms: dict[int, float]
+
+
 def parse_counts(value: str) -> list[int]:
     """Parse "1,10,100" into [1, 10, 100]: positive, distinct, in increasing order."""
     try:
@@ -488,6 +527,15 @@ class Command(BaseCommand):
                 "neither user nor session, where the middleware's share is the largest."
             ),
         )
+        parser.add_argument(
+            "--clock",
+            choices=sorted(CLOCKS),
+            default="wall",
+            help=(
+                "wall: elapsed time (default); cpu: this thread's CPU time, steadier on a busy machine but "
+                "blind to time spent waiting on a database or cache server."
+            ),
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of the table.")
         parser.add_argument(
             "--use-current-database",
@@ -499,12 +547,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        requests: int = options["requests"]
-        rounds: int = options["rounds"]
-        if requests < 1 or rounds < 1:
+        if options["requests"] < 1 or options["rounds"] < 1:
             raise CommandError("--requests and --rounds must be at least 1.")
-        counts = parse_counts(options["rules"])
-        view_name: str = options["view"]
+        run = Run(
+            requests=options["requests"],
+            rounds=options["rounds"],
+            counts=parse_counts(options["rules"]),
+            view_name=options["view"],
+            clock_name=options["clock"],
+        )
         with_us, without_us = middleware_variants()
 
         self.stderr.write("Preparing a throwaway database...")
@@ -513,7 +564,7 @@ class Command(BaseCommand):
                 # DEBUG off, as in production: with it on, every query is also logged.
                 DEBUG=False,
                 ALLOWED_HOSTS=[HOST],
-                ROOT_URLCONF=build_urlconf(view_name, max(counts)),
+                ROOT_URLCONF=build_urlconf(run.view_name, max(run.counts)),
                 VERIFICATION_REQUIRED_URLS=CASE_RULES,
                 VERIFICATION_EXEMPT_URLS=[],
                 VERIFICATION_MAX_AGE=None,
@@ -526,34 +577,29 @@ class Command(BaseCommand):
             with bench_settings, persistent_connections():
                 visitors, session_keys = create_visitors()
                 try:
-                    report, first_requests = self.measure(visitors, with_us, without_us, counts, requests, rounds)
+                    handlers = {"with": build_handler(with_us), "without": build_handler(without_us)}
+                    report, extras = self.measure(run, handlers, visitors)
                 finally:
                     delete_sessions(session_keys)
 
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
         else:
-            self.stdout.write(self.table(report, first_requests, requests, view_name, database))
+            self.stdout.write(self.table(run, report, extras, database))
 
     def measure(
-        self,
-        visitors: dict[str, Visitor],
-        with_us: list[str],
-        without_us: list[str],
-        counts: Sequence[int],
-        requests: int,
-        rounds: int,
-    ) -> tuple[dict[str, list[dict[str, Any]]], dict[int, float]]:
+        self, run: Run, handlers: dict[str, WSGIHandler], visitors: dict[str, Visitor]
+    ) -> tuple[dict[str, list[dict[str, Any]]], Extras]:
         """Check, warm up, count queries, then time the cases and the rule counts.
 
-        Return the report, and the median milliseconds of the first request after the rules change.
+        Return the report (the JSON) and what only the table shows.
         """
         cases = [
             Case(UNPROTECTED_ANONYMOUS, visitors["anonymous"], PUBLIC_PREFIX, 200, 200),
             Case(PROTECTED_VERIFIED, visitors["verified"], PROTECTED_PREFIX, 200, 200),
             Case(PROTECTED_UNVERIFIED, visitors["unverified"], PROTECTED_PREFIX, 302, 200),
         ]
-        bench = Bench({"with": build_handler(with_us), "without": build_handler(without_us)}, cases)
+        bench = Bench(handlers, cases, CLOCKS[run.clock_name])
         bench.check()
         queries = {
             (case.name, variant): bench.count_queries(case, variant)
@@ -561,11 +607,19 @@ class Command(BaseCommand):
             for variant in ("with", "without")
         }
 
-        self.stderr.write(f"Timing {requests} requests per case and variant...")
-        case_samples = bench.time_cases(requests)
-        self.stderr.write(f"Timing {requests} requests per rule count ({', '.join(map(str, counts))})...")
-        rule_samples, first_samples = bench.time_rules(cases[1], cases[2], counts, requests, rounds)
-        first_requests = {count: median_microseconds(first_samples[count]) / 1000 for count in counts}
+        counts = run.counts
+        self.stderr.write(f"Timing {run.requests} requests per case and variant...")
+        case_samples = bench.time_cases(run.requests)
+        self.stderr.write(f"Timing {run.requests} requests per rule count ({', '.join(map(str, counts))})...")
+        rule_samples, first_samples = bench.time_rules(cases[1], cases[2], counts, run.requests, run.rounds)
+        extras = Extras(
+            case_intervals={
+                case.name: ratio_interval(case_samples[case.name, "with"], case_samples[case.name, "without"])
+                for case in cases
+            },
+            rule_intervals={count: ratio_interval(rule_samples[count], rule_samples[counts[0]]) for count in counts},
+            first_request_ms={count: median_microseconds(first_samples[count]) / 1000 for count in counts},
+        )
 
         case_rows = []
         for case in cases:
@@ -592,37 +646,37 @@ class Command(BaseCommand):
                     "ratio_to_one": round(time_per_request / baseline, 4),
                 }
             )
-        return {"cases": case_rows, "rules": rule_rows}, first_requests
+        return {"cases": case_rows, "rules": rule_rows}, extras
 
-    def table(
-        self,
-        report: dict[str, list[dict[str, Any]]],
-        first_requests: dict[int, float],
-        requests: int,
-        view_name: str,
-        database: str,
-    ) -> str:
+    def table(self, run: Run, report: dict[str, list[dict[str, Any]]], extras: Extras, database: str) -> str:
         """Format the report as the human-readable table."""
         lines = [
-            f"Median time per request through Django's handler, {requests} requests per figure, interleaved.",
-            f"View: {view_name}. Database: {database}. Sessions: {settings.SESSION_ENGINE}.",
-            "One run on a possibly busy machine: read the ratios, not the microseconds.",
+            f"Median {run.clock_name} time per request through Django's handler, {run.requests} requests per "
+            "figure, interleaved.",
+            f"View: {run.view_name}. Database: {database}. Sessions: {settings.SESSION_ENGINE}.",
+            "One run on a possibly busy machine: read the ratios, not the microseconds. The interval is where",
+            "95% of resampled ratios fall: a difference inside it is noise.",
             "",
-            f"{'case':<24}{'without (µs)':>14}{'with (µs)':>12}{'ratio':>9}{'queries without':>18}{'queries with':>15}",
+            f"{'case':<24}{'without (µs)':>14}{'with (µs)':>12}{'ratio':>9}{'interval':>16}"
+            f"{'queries without':>18}{'queries with':>15}",
         ]
         for row in report["cases"]:
+            low, high = extras.case_intervals[row["name"]]
             lines.append(
                 f"{row['name']:<24}{row['without_us']:>14.1f}{row['with_us']:>12.1f}{row['ratio']:>9.3f}"
-                f"{row['queries_without']:>18}{row['queries_with']:>15}"
+                f"{f'{low:.3f}-{high:.3f}':>16}{row['queries_without']:>18}{row['queries_with']:>15}"
             )
         first = report["rules"][0]["count"]
         lines += [
             "",
             "Protected page, verified user, with the middleware:",
-            f"{'rules':>8}{'µs/request':>14}{f'ratio to {first}':>16}{'first request after a change (ms)':>36}",
+            f"{'rules':>8}{'µs/request':>14}{f'ratio to {first}':>16}{'interval':>16}"
+            f"{'first request after a change (ms)':>36}",
         ]
         for row in report["rules"]:
+            low, high = extras.rule_intervals[row["count"]]
             lines.append(
-                f"{row['count']:>8}{row['us']:>14.1f}{row['ratio_to_one']:>16.3f}{first_requests[row['count']]:>36.1f}"
+                f"{row['count']:>8}{row['us']:>14.1f}{row['ratio_to_one']:>16.3f}{f'{low:.3f}-{high:.3f}':>16}"
+                f"{extras.first_request_ms[row['count']]:>36.1f}"
             )
         return "\n".join(lines)
