@@ -74,9 +74,25 @@ def verification_required(
 
 
 def verification_not_required(view_func: ViewFunc) -> ViewFunc:
-    """Exempt this view from VerificationRequiredMiddleware, whatever VERIFICATION_REQUIRED_URLS says."""
-    setattr(view_func, VIEW_ATTRIBUTE, False)
-    return view_func
+    """Exempt this view from VerificationRequiredMiddleware, whatever VERIFICATION_REQUIRED_URLS says.
+
+    The view is wrapped, not marked in place, so the same function used elsewhere stays protected.
+    """
+    if iscoroutinefunction(view_func):
+
+        async def _async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return await view_func(request, *args, **kwargs)
+
+        wrapper: Callable[..., Any] = _async_view
+    else:
+
+        def _sync_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return view_func(request, *args, **kwargs)
+
+        wrapper = _sync_view
+    wrapper = wraps(view_func)(wrapper)
+    setattr(wrapper, VIEW_ATTRIBUTE, False)
+    return wrapper  # type: ignore[return-value]
 
 
 class VerificationRequiredMixin:

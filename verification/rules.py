@@ -74,8 +74,6 @@ VIEW_ATTRIBUTE = "verification_required"
 #: Regular expressions are combined into alternations of at most this many rules.
 _CHUNK = 500
 _NOT_COMBINABLE = re.compile(r"\\[1-9]|\(\?\(|\(\?P=")
-#: Characters that make a path worth re-reading in other spellings.
-_ODD_PATH = re.compile(r"%|//|/\.|\\")
 _SLASHES = re.compile(r"/{2,}")
 _MAX_DECODE_ROUNDS = 3
 
@@ -274,7 +272,10 @@ class PathIndex:
             for key, by_age in grouped.items()
         }
         self._unindexed = self._buckets.pop("", None)
-        self._depth = max((key.count("/") for key in self._buckets), default=0)
+        # The depths (slashes in the key) that have rules: the only prefixes of a path worth looking up.
+        depths = {key.count("/") for key in self._buckets}
+        self._depth = max(depths, default=0)
+        self._depths = frozenset(depths)
 
     def __bool__(self) -> bool:
         return bool(self._buckets) or self._unindexed is not None
@@ -293,11 +294,14 @@ class PathIndex:
         if self._unindexed is not None:
             best = self._match_bucket(self._unindexed, path)
         buckets = self._buckets
+        depths = self._depths
         end = 0
-        for _ in range(self._depth):
+        for depth in range(1, self._depth + 1):
             end = path.find("/", end) + 1
             if not end:
                 break
+            if depth not in depths:
+                continue
             bucket = buckets.get(path[:end])
             if bucket is not None:
                 found = self._match_bucket(bucket, path)
@@ -356,6 +360,8 @@ class CompiledRules:
         self.exempt_namespaces = frozenset(rule.value for rule in exempt if rule.kind == "namespace")
         self.exempt_paths = PathIndex((rule.value, None) for rule in exempt if rule.kind == "path")
         self.has_name_rules = bool(self.required_names or self.required_namespaces)
+        self.has_path_rules = bool(self.required_paths)
+        self.has_path_exemptions = bool(self.exempt_paths)
         # One Requirement per distinct freshness, built now so a request allocates nothing.
         self._requirements = {
             order: Requirement(None if order == math.inf else int(order))
@@ -396,14 +402,19 @@ class CompiledRules:
             match = getattr(request, "resolver_match", None)
             if match is not None:
                 best = self._match_names(match)
-        paths = self.required_paths
-        if paths:
+        if self.has_path_rules:
             path = request.path_info
-            spellings = path_spellings(path) if _ODD_PATH.search(path) else (path,)
+            # Other spellings only when the path has what makes them differ: most paths have none.
+            odd = "%" in path or "//" in path or "/." in path or "\\" in path
+            spellings = path_spellings(path) if odd else [path]
+            match_path = self.required_paths.match
             for spelling in spellings:
-                # A view may answer with or without the trailing slash ("^secret/?$").
-                for candidate in (spelling,) if spelling.endswith("/") else (spelling, spelling + "/"):
-                    found = paths.match(candidate)
+                found = match_path(spelling)
+                if found is not None and (best is None or found < best):
+                    best = found
+                if not spelling.endswith("/"):
+                    # A view may answer with or without the trailing slash ("^secret/?$").
+                    found = match_path(spelling + "/")
                     if found is not None and (best is None or found < best):
                         best = found
         return best
@@ -436,7 +447,7 @@ class CompiledRules:
         for prefix in self.exempt_prefixes:
             if path.startswith(prefix) and all(spelling.startswith(prefix) for spelling in path_spellings(path)):
                 return True
-        if self.exempt_paths:
+        if self.has_path_exemptions:
             # Fail closed: every spelling of the path must be exempt.
             return all(self.exempt_paths.match(spelling) is not None for spelling in path_spellings(request.path_info))
         return False
