@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DOCS_DIR = BASE_DIR / "docs"
@@ -52,6 +52,7 @@ def chromium_executable() -> str:
 def chromium() -> Iterator[Browser]:
     """Launch Debian's chromium, headless, without any network of its own beyond the pages it loads."""
     executable = chromium_executable()
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:

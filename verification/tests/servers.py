@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import overload
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -116,17 +117,32 @@ class Gunicorn:
     log_path: Path
     url: str = ""
 
-    @property
-    def port(self) -> int:
-        return int(urlsplit(self.url).port or 0)
-
     def output(self) -> str:
         """Return everything printed so far (gunicorn's log and the workers' stdout)."""
         return self.log_path.read_text(errors="replace")
 
+    def worker_pids(self) -> set[int]:
+        """Return the process ids of the workers gunicorn has booted."""
+        return {int(pid) for pid in BOOTED_PID.findall(self.output())}
+
+    def workers_cpu_seconds(self) -> float | None:
+        """Return the CPU time (user + system) the live workers have used so far; None without /proc."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            except OSError:
+                return None
+            # Fields 14 and 15 of stat(5) (utime, stime); the split drops the first two.
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
 
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-BOOTED = re.compile(r"Booting worker with pid")
+BOOTED_PID = re.compile(r"Booting worker with pid: (\d+)")
 
 
 @contextmanager
@@ -179,7 +195,7 @@ def _wait_until_serving(server: Gunicorn, workers: int, ready_path: str) -> None
             pytest.fail(f"gunicorn exited with {server.process.returncode}:\n{server.output()}")
         log = server.output()
         listening = LISTENING.search(log)
-        if listening and len(BOOTED.findall(log)) >= workers:
+        if listening and len(BOOTED_PID.findall(log)) >= workers:
             server.url = f"http://127.0.0.1:{listening.group(1)}"
             try:
                 status = request(server.url, "GET", ready_path).status
@@ -199,6 +215,10 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes
 
+    @overload
+    def header(self, name: str) -> str | None: ...
+    @overload
+    def header(self, name: str, default: str) -> str: ...
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return the first header called `name` (any case), or `default`."""
         return next((value for key, value in self.headers if key.lower() == name.lower()), default)
