@@ -155,6 +155,12 @@ urlpatterns = [
 ]
 
 
+class URLconfWithoutVerification:
+    """This URLconf without the verification pages (ROOT_URLCONF may be any object with urlpatterns)."""
+
+    urlpatterns = [pattern for pattern in urlpatterns if "verify/" not in str(pattern.pattern)]
+
+
 def use_enforcement_urls(settings: Any, required: list[Any] | None = None, **overrides: Any) -> None:
     """Point the settings at this URLconf, with LOGIN_URL, static and media URLs it serves."""
     settings.ROOT_URLCONF = URLCONF
