@@ -190,16 +190,18 @@ def check_code(user: AbstractBaseUser, code: str) -> Challenge:
     if not is_well_formed_code(code):
         # Cannot be right: no backend call, no attempt used.
         raise InvalidCode("malformed")
-    reserved = Challenge.objects.filter(
-        pk=challenge.pk, status=Status.PENDING, expires_at__gt=now, attempts__lt=conf.MAX_ATTEMPTS
-    ).update(attempts=F("attempts") + 1)
-    challenge.refresh_from_db()
-    backend = _backend(challenge.backend)
+    with transaction.atomic():
+        reserved = Challenge.objects.filter(
+            pk=challenge.pk, status=Status.PENDING, expires_at__gt=now, attempts__lt=conf.MAX_ATTEMPTS
+        ).update(attempts=F("attempts") + 1)
+        # Read inside the transaction that holds the row: `attempts` is this request's own attempt number.
+        challenge.refresh_from_db()
     if not reserved:
         if challenge.status == Status.PENDING and challenge.attempts >= conf.MAX_ATTEMPTS:
-            _lock(user, challenge, backend)
+            # The request holding the last attempt decides whether the challenge is locked or verified.
             raise TooManyAttempts(provider_request_id=challenge.request_id)
         raise NoPendingVerification("challenge ended")
+    backend = _backend(challenge.backend)
     try:
         backend.check(challenge.request_id, code)
     except InvalidCode as exc:
@@ -226,8 +228,11 @@ def check_code(user: AbstractBaseUser, code: str) -> Challenge:
 
     verified_at = timezone.now()
     with transaction.atomic():
-        # Exactly one of two concurrent right answers moves the challenge on.
-        if not Challenge.objects.filter(pk=challenge.pk, status=Status.PENDING).update(status=Status.VERIFIED):
+        # Exactly one of two concurrent right answers moves the challenge on. EXPIRED is allowed: the
+        # loser of such a race hears "expired" from the backend and may mark it so first. A cancelled
+        # or locked challenge stays dead.
+        verifiable = (Status.PENDING, Status.EXPIRED)
+        if not Challenge.objects.filter(pk=challenge.pk, status__in=verifiable).update(status=Status.VERIFIED):
             raise NoPendingVerification("already used")
         VerifiedNumber.objects.update_or_create(
             user_id=user.pk, defaults={"number": challenge.number, "verified_at": verified_at}

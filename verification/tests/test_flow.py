@@ -420,3 +420,49 @@ def test_logs_carry_masked_numbers_and_never_a_code(user, caplog, mocker):
     assert NEW_NUMBER not in text
     assert code not in text
     assert wrong(code) not in text
+
+
+def test_a_right_code_verifies_even_if_a_racing_loser_marked_the_challenge_expired(user, mocker):
+    flow.start_verification(user, NUMBER)
+
+    def check_while_a_loser_hears_expired(self, request_id, code):
+        # Another request lost the backend race for the same code and marked the challenge expired.
+        Challenge.objects.update(status=Challenge.Status.EXPIRED)
+
+    mocker.patch.object(LocmemVerifyBackend, "check", check_while_a_loser_hears_expired)
+
+    assert flow.check_code(user, "123456").status == Challenge.Status.VERIFIED
+
+
+@pytest.mark.parametrize("status", [Challenge.Status.CANCELLED, Challenge.Status.LOCKED])
+def test_a_challenge_cancelled_or_locked_during_the_check_stays_dead(user, mocker, status):
+    flow.start_verification(user, NUMBER)
+
+    def check_while_it_ends(self, request_id, code):
+        Challenge.objects.update(status=status)
+
+    mocker.patch.object(LocmemVerifyBackend, "check", check_while_it_ends)
+
+    with pytest.raises(NoPendingVerification):
+        flow.check_code(user, "123456")
+    assert not VerifiedNumber.objects.exists()
+
+
+def test_requests_past_the_last_attempt_leave_the_decision_to_it(user, settings, mocker):
+    settings.VERIFICATION_MAX_ATTEMPTS = 1
+    flow.start_verification(user, NUMBER)
+    code = locmem.outbox[-1].code
+    original = LocmemVerifyBackend.check
+    late: list[type[Exception]] = []
+
+    def check_with_a_late_request(self, request_id, candidate):
+        # While the only attempt is being checked, another request arrives with a wrong code.
+        with pytest.raises(TooManyAttempts) as caught:
+            flow.check_code(user, wrong(code))
+        late.append(type(caught.value))
+        return original(self, request_id, candidate)
+
+    mocker.patch.object(LocmemVerifyBackend, "check", check_with_a_late_request)
+
+    assert flow.check_code(user, code).status == Challenge.Status.VERIFIED
+    assert late == [TooManyAttempts]

@@ -1,0 +1,96 @@
+"""The admin: numbers masked in lists and details, search by user, read-only records, the reset action."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from verification import flow
+from verification.backends import locmem
+from verification.exceptions import NoPendingVerification
+from verification.models import Challenge, VerifiedNumber
+
+pytestmark = pytest.mark.django_db
+NUMBER = "+447400123456"
+OTHER = "+441212345678"
+
+
+@pytest.fixture
+def records():
+    user_model = get_user_model()
+    alice = user_model.objects.create_user("alice", email="alice@example.com")
+    bob = user_model.objects.create_user("bob", email="bob@example.com")
+    VerifiedNumber.objects.create(user=alice, number=NUMBER)
+    VerifiedNumber.objects.create(user=bob, number=OTHER)
+    flow.start_verification(alice, NUMBER, ip="203.0.113.7")
+    return alice, bob
+
+
+@pytest.mark.parametrize("model", ["verifiednumber", "challenge"])
+def test_lists_show_masked_numbers_only(admin_client, records, model):
+    html = admin_client.get(reverse(f"admin:verification_{model}_changelist")).content.decode()
+
+    assert "+44 •••• ••3456" in html
+    assert NUMBER not in html
+    assert OTHER not in html
+
+
+@pytest.mark.parametrize("model", [VerifiedNumber, Challenge])
+def test_details_show_masked_numbers_only(admin_client, records, model):
+    obj = model.objects.filter(user=records[0]).get()
+    url = reverse(f"admin:verification_{model._meta.model_name}_change", args=[obj.pk])
+
+    response = admin_client.get(url)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "+44 •••• ••3456" in html
+    assert NUMBER not in html
+    assert 'name="number"' not in html
+
+
+@pytest.mark.parametrize(("term", "found"), [("alice", "alice"), ("bob@example", "bob")])
+def test_search_by_user(admin_client, records, term, found):
+    response = admin_client.get(reverse("admin:verification_verifiednumber_changelist"), {"q": term})
+
+    assert [vn.user.username for vn in response.context["cl"].result_list] == [found]
+
+
+def test_challenges_are_searchable_by_user(admin_client, records):
+    response = admin_client.get(reverse("admin:verification_challenge_changelist"), {"q": "bob"})
+
+    assert list(response.context["cl"].result_list) == []
+
+
+def test_records_cannot_be_added_or_edited(admin_client, records):
+    assert admin_client.get(reverse("admin:verification_verifiednumber_add")).status_code == 403
+    verified = VerifiedNumber.objects.get(user=records[0])
+    url = reverse("admin:verification_verifiednumber_change", args=[verified.pk])
+    admin_client.post(url, {"number": "+33612345678"})
+
+    verified.refresh_from_db()
+    assert verified.number == NUMBER
+
+
+def test_the_reset_action_forgets_the_number_and_cancels_pending_codes(admin_client, records):
+    alice, bob = records
+    pending = Challenge.objects.get(user=alice)
+    code = locmem.outbox[-1].code
+
+    response = admin_client.post(
+        reverse("admin:verification_verifiednumber_changelist"),
+        {
+            "action": "reset_numbers",
+            "_selected_action": [VerifiedNumber.objects.get(user=alice).pk],
+        },
+        follow=True,
+    )
+
+    assert "The phone number of 1 user was reset." in response.content.decode()
+    assert not VerifiedNumber.objects.filter(user=alice).exists()
+    assert VerifiedNumber.objects.filter(user=bob).exists()
+    pending.refresh_from_db()
+    assert pending.status == Challenge.Status.CANCELLED
+    with pytest.raises(NoPendingVerification):
+        flow.check_code(alice, code)
