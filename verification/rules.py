@@ -170,37 +170,58 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         raise InvalidRule(f"{pattern!r} is not a valid regular expression: {error}.", "verification.E005") from None
 
 
-def literal_prefix(pattern: str) -> str:
-    """Return the literal text every path matched by `pattern` (from its start) begins with; "" if unknown."""
+def _analyse(pattern: str) -> tuple[str, bool]:
+    """Return the literal text every match of `pattern` starts with, and whether it can join an alternation.
+
+    Raises InvalidRule (E005) if the pattern does not parse.
+    """
     try:
-        # The parser behind `re`; it is private, so any surprise only costs the index, never correctness.
+        # The parser behind `re`; it is private, so any surprise only costs speed, never correctness.
         parser: Any = importlib.import_module("re._parser")
         constants: Any = importlib.import_module("re._constants")
+    except ImportError:
+        return "", False
+    try:
         parsed = parser.parse(pattern)
-        if parsed.state.flags & (re.IGNORECASE | re.LOCALE):
-            return ""
-        prefix: list[str] = []
+    except (re.error, OverflowError, RecursionError):
+        compile_pattern(pattern)  # raises InvalidRule, saying why
+        return "", False
+    try:
+        flags = parsed.state.flags
+        # Named groups and back-references change meaning (or fail) inside a bigger alternation, and a
+        # global inline flag such as "(?i)" is only allowed at the very start.
+        combinable = not parsed.state.groupdict and not flags & ~re.UNICODE and not _NOT_COMBINABLE.search(pattern)
+        if flags & (re.IGNORECASE | re.LOCALE):
+            return "", combinable
         items = list(parsed.data)
-        if items and items[0] in (
-            (constants.AT, constants.AT_BEGINNING),
-            (constants.AT, constants.AT_BEGINNING_STRING),
-        ):
+        anchors = ((constants.AT, constants.AT_BEGINNING), (constants.AT, constants.AT_BEGINNING_STRING))
+        if items and items[0] in anchors:
             items = items[1:]
+        prefix: list[str] = []
         for op, argument in items:
             if op is not constants.LITERAL:
                 break
             prefix.append(chr(argument))
-        return "".join(prefix)
-    except Exception:  # see above: any surprise falls back to the unindexed group
+        return "".join(prefix), combinable
+    except Exception:  # see above
+        return "", False
+
+
+def literal_prefix(pattern: str) -> str:
+    """Return the literal text every path matched by `pattern` (from its start) begins with; "" if unknown."""
+    try:
+        return _analyse(pattern)[0]
+    except InvalidRule:
         return ""
+
+
+def _key_of(prefix: str) -> str:
+    return prefix[: prefix.rfind("/") + 1] if prefix.startswith("/") else ""
 
 
 def index_key(pattern: str) -> str:
     """Return the directory prefix ("/polls/") under which `pattern` is indexed; "" for the unindexed group."""
-    prefix = literal_prefix(pattern)
-    if not prefix.startswith("/"):
-        return ""
-    return prefix[: prefix.rfind("/") + 1]
+    return _key_of(literal_prefix(pattern))
 
 
 def path_spellings(path: str) -> list[str]:
@@ -228,27 +249,21 @@ def _max_age_order(max_age: int | None) -> float:
     return math.inf if max_age is None else max_age
 
 
-def _combine(patterns: list[str]) -> list[re.Pattern[str]]:
-    """Compile `patterns` into as few alternations as meaning allows; a match of any is a match of the list."""
-    combinable: list[str] = []
-    alone: list[re.Pattern[str]] = []
-    for pattern in patterns:
-        compiled = compile_pattern(pattern)
-        # Back-references and named groups change meaning (or fail) inside a bigger alternation, and a
-        # global inline flag such as "(?i)" is only allowed at the very start.
-        if compiled.groupindex or _NOT_COMBINABLE.search(pattern):
-            alone.append(compiled)
-            continue
-        try:
-            re.compile(f"(?:{pattern})")
-        except re.error:
-            alone.append(compiled)
-            continue
-        combinable.append(pattern)
-    combined = []
+def _combine(patterns: list[tuple[str, bool]]) -> list[re.Pattern[str]]:
+    """Compile (pattern, combinable) pairs into as few alternations as meaning allows.
+
+    A path matches one of the returned patterns if and only if it matches one of `patterns`.
+    """
+    combinable = [pattern for pattern, can_combine in patterns if can_combine]
+    alone = [compile_pattern(pattern) for pattern, can_combine in patterns if not can_combine]
+    combined: list[re.Pattern[str]] = []
     for start in range(0, len(combinable), _CHUNK):
         chunk = combinable[start : start + _CHUNK]
-        combined.append(re.compile(chunk[0] if len(chunk) == 1 else "|".join(f"(?:{p})" for p in chunk)))
+        try:
+            combined.append(re.compile(chunk[0] if len(chunk) == 1 else "|".join(f"(?:{p})" for p in chunk)))
+        except (re.error, OverflowError, RecursionError):
+            # One is invalid (compile_pattern says which), or they do not mix: keep them apart.
+            combined.extend(compile_pattern(pattern) for pattern in chunk)
     return combined + alone
 
 
@@ -261,9 +276,10 @@ class PathIndex:
     """
 
     def __init__(self, rules: Iterable[tuple[str, int | None]]) -> None:
-        grouped: dict[str, dict[int | None, list[str]]] = {}
+        grouped: dict[str, dict[int | None, list[tuple[str, bool]]]] = {}
         for pattern, max_age in rules:
-            grouped.setdefault(index_key(pattern), {}).setdefault(max_age, []).append(pattern)
+            prefix, combinable = _analyse(pattern)
+            grouped.setdefault(_key_of(prefix), {}).setdefault(max_age, []).append((pattern, combinable))
         self._buckets: dict[str, list[tuple[float, list[re.Pattern[str]]]]] = {
             key: sorted(
                 ((_max_age_order(max_age), _combine(patterns)) for max_age, patterns in by_age.items()),
