@@ -124,7 +124,10 @@ class LocalCodeBackend(BaseVerifyBackend):
                 raise TooManyAttempts(provider_request_id=request_id)
             raise CodeExpired(provider_request_id=request_id)
         stored = pending.values_list("code_hash", flat=True).first()
-        if stored is None or not constant_time_compare(stored, self._hash(request_id, code)):
+        if stored is None:
+            # Used or cancelled by a concurrent request since the attempt was counted.
+            raise CodeExpired(provider_request_id=request_id)
+        if not constant_time_compare(stored, self._hash(request_id, code)):
             raise InvalidCode(provider_request_id=request_id)
         # Only one of two concurrent right answers may use the code.
         if not pending.update(status=LocalCode.Status.USED):

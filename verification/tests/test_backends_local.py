@@ -177,3 +177,21 @@ def test_local_backends_share_one_contract():
     assert issubclass(LocmemVerifyBackend, LocalCodeBackend)
     with pytest.raises(NotImplementedError):
         LocalCodeBackend().start(NUMBER)
+
+
+def test_a_code_used_by_a_concurrent_check_is_expired_not_wrong(mocker):
+    backend = LocmemVerifyBackend()
+    request_id = backend.start(NUMBER)
+    code = locmem.outbox[-1].code
+    original_update = type(LocalCode.objects.all()).update
+
+    def update_then_used_elsewhere(queryset, **kwargs):
+        # The attempt is counted; then another worker uses the code before this one compares.
+        rows = original_update(queryset, **kwargs)
+        original_update(LocalCode.objects.filter(request_id=request_id), status=LocalCode.Status.USED)
+        return rows
+
+    mocker.patch.object(type(LocalCode.objects.all()), "update", update_then_used_elsewhere)
+
+    with pytest.raises(CodeExpired):
+        backend.check(request_id, code)
