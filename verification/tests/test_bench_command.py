@@ -83,6 +83,7 @@ def test_table_names_every_case_and_rule_count():
     rule_lines = lines[lines.index(next(line for line in lines if line.strip().startswith("rules"))) + 1 :]
     assert [line.split()[0] for line in rule_lines] == ["1", "5"]
     assert "interval" in stdout
+    assert "rule lookup" in stdout
     assert "Timing" in stderr
 
 
