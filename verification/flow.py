@@ -245,9 +245,11 @@ def check_code(user: AbstractBaseUser, code: str) -> Challenge:
 
 def cancel_verification(user: AbstractBaseUser) -> int:
     """Cancel the user's open challenges, at the backend too; return how many there were."""
-    with transaction.atomic():
-        open_challenges = list(Challenge.objects.select_for_update().filter(user_id=user.pk, status__in=OPEN_STATUSES))
-        Challenge.objects.filter(pk__in=[c.pk for c in open_challenges]).update(status=Status.CANCELLED)
+    # No read-then-write transaction: on SQLite it could fail to take the write lock under load.
+    open_challenges = list(Challenge.objects.filter(user_id=user.pk, status__in=OPEN_STATUSES))
+    Challenge.objects.filter(pk__in=[c.pk for c in open_challenges], status__in=OPEN_STATUSES).update(
+        status=Status.CANCELLED
+    )
     _cancel_at_backend(open_challenges)
     if open_challenges:
         logger.info("Verification cancelled: user=%s challenges=%s", user.pk, len(open_challenges))
