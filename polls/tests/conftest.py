@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 
 from verification import state
 
-DEMO_NUMBER = "+447700900123"
+DEMO_NUMBER = "+447400123456"
 
 
 @pytest.fixture
