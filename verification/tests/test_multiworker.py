@@ -3,7 +3,8 @@
 What only shows with several processes: limits that hold when requests for one challenge or one
 user land on different workers at once, a verification that every worker honours, and the cost of
 the middleware under load. Runs when DATABASE_URL is PostgreSQL and CACHE_URL is Redis (CI's second
-pass); elsewhere it skips, except in that pass (VERIFICATION_TESTS_REQUIRE_SERVICES=1), where it fails. `pytest -s` shows the load figures.
+pass); elsewhere it skips, except in that pass
+(VERIFICATION_TESTS_REQUIRE_SERVICES=1), where it fails. `pytest -s` shows the load figures.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class Stack:
 
 
 def services_or_skip() -> tuple[str, str]:
-    """Return (DATABASE_URL, CACHE_URL) when they are PostgreSQL and Redis; skip (or fail in CI's services pass) if not."""
+    """Return (DATABASE_URL, CACHE_URL) if they are PostgreSQL and Redis; else skip (fail in CI's services pass)."""
     database_url = os.environ.get("DATABASE_URL", "")
     cache_url = os.environ.get("CACHE_URL", "")
     if urlsplit(database_url).scheme not in {"postgres", "postgresql", "pgsql"}:

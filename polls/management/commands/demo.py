@@ -34,7 +34,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Loaded the demo polls and the user 'test'."))
         self.stdout.write(
             f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD}, open a poll, enter any valid mobile number "
-            "(e.g. +447400123456; the console backend sends nothing): the code is printed in this terminal by the console backend."
+            "(e.g. +447400123456): nothing is sent, the console backend prints the code in this terminal."
         )
         if options["no_server"]:
             return
