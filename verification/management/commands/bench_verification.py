@@ -527,8 +527,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--requests",
             type=int,
-            default=800,
-            help="Requests timed per case and variant, and per rule count (default 800).",
+            default=700,
+            help="Requests timed per case and variant, and per rule count (default 700).",
         )
         parser.add_argument(
             "--rules",
