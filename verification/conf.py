@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -37,13 +37,25 @@ DEFAULTS: dict[str, Any] = {
     # The request.META key holding the client address set by a trusted proxy
     # ("HTTP_X_FORWARDED_FOR"); None: REMOTE_ADDR.
     "VERIFICATION_CLIENT_IP_HEADER": None,
+    # IPv6 clients are budgeted per network of this prefix length (one subscriber usually holds a /64).
+    "VERIFICATION_IPV6_PREFIX": 64,
+    # Toll-fraud circuit breakers: sends per destination region (ISO 3166 code, "*" for every region not
+    # listed) within VERIFICATION_COUNTRY_SEND_WINDOW seconds; {} turns them off.
+    "VERIFICATION_COUNTRY_SEND_LIMITS": {},
+    "VERIFICATION_COUNTRY_SEND_WINDOW": 3600,
+    # Sends by the whole site within VERIFICATION_GLOBAL_SEND_WINDOW seconds; None turns it off.
+    "VERIFICATION_GLOBAL_SEND_LIMIT": None,
+    "VERIFICATION_GLOBAL_SEND_WINDOW": 3600,
+    # Another number may replace the verified one only in a session that verified the number on file
+    # within this many seconds (else a stolen password would be enough to swap the second factor).
+    "VERIFICATION_NUMBER_CHANGE_MAX_AGE": 600,
     "VONAGE_API_KEY": "",
     "VONAGE_API_SECRET": "",
     "VONAGE_APPLICATION_ID": "",
     # A path to the private key file, or the PEM text itself.
     "VONAGE_PRIVATE_KEY": "",
     "VONAGE_TIMEOUT": 10.0,
-    # Seconds Vonage waits on a channel before the next one in the workflow (60 to 900).
+    # Seconds Vonage waits on a channel before the next one in the workflow (v2: 15 to 900; legacy: 60 to 900).
     "VONAGE_CHANNEL_TIMEOUT": 300,
     # The WhatsApp Business (WABA) sender number, E.164 digits without "+"; needed for the "whatsapp" channel.
     "VONAGE_WHATSAPP_FROM": "",
@@ -127,6 +139,30 @@ class VerificationSettings:
     @property
     def CLIENT_IP_HEADER(self) -> str | None:
         return self._get("VERIFICATION_CLIENT_IP_HEADER")
+
+    @property
+    def IPV6_PREFIX(self) -> int:
+        return self._get("VERIFICATION_IPV6_PREFIX")
+
+    @property
+    def COUNTRY_SEND_LIMITS(self) -> Mapping[str, int]:
+        return self._get("VERIFICATION_COUNTRY_SEND_LIMITS")
+
+    @property
+    def COUNTRY_SEND_WINDOW(self) -> int:
+        return self._get("VERIFICATION_COUNTRY_SEND_WINDOW")
+
+    @property
+    def GLOBAL_SEND_LIMIT(self) -> int | None:
+        return self._get("VERIFICATION_GLOBAL_SEND_LIMIT")
+
+    @property
+    def GLOBAL_SEND_WINDOW(self) -> int:
+        return self._get("VERIFICATION_GLOBAL_SEND_WINDOW")
+
+    @property
+    def NUMBER_CHANGE_MAX_AGE(self) -> int:
+        return self._get("VERIFICATION_NUMBER_CHANGE_MAX_AGE")
 
     @property
     def VONAGE_API_KEY(self) -> str:
