@@ -1,11 +1,4 @@
-"""
-ASGI config for pollstr project.
-
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
-"""
+"""Pollstr's ASGI application, for an ASGI server: `uvicorn pollstr.asgi:application`."""
 
 import os
 

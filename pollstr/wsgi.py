@@ -1,11 +1,4 @@
-"""
-WSGI config for pollstr project.
-
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+"""Pollstr's WSGI application, for gunicorn: `gunicorn pollstr.wsgi`."""
 
 import os
 
