@@ -9,8 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _region_limits(text: str) -> dict[str, int]:
+    """Parse "GB=100,*=20" into {"GB": 100, "*": 20}; "" into {}."""
+    limits: dict[str, int] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        region, _, limit = pair.partition("=")
+        try:
+            limits[region.strip().upper()] = int(limit)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"VERIFICATION_COUNTRY_SEND_LIMITS: {pair!r} is not REGION=LIMIT, as in GB=100,*=20."
+            ) from None
+    return limits
+
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
@@ -141,6 +157,13 @@ VERIFICATION_DEFAULT_REGION = env.str("VERIFICATION_DEFAULT_REGION", default=Non
 VERIFICATION_ALLOWED_COUNTRIES = env.list("VERIFICATION_ALLOWED_COUNTRIES", default=None)
 VERIFICATION_CHANNELS = env.list("VERIFICATION_CHANNELS", default=["sms"])
 VERIFICATION_CLIENT_IP_HEADER = env.str("VERIFICATION_CLIENT_IP_HEADER", default=None)
+VERIFICATION_IPV6_PREFIX = env.int("VERIFICATION_IPV6_PREFIX", default=64)
+# Toll-fraud circuit breakers, on by default: "GB=100,*=20" is 100 sends an hour to British numbers
+# and 20 to each other region; an empty value turns the per-region budgets off.
+VERIFICATION_COUNTRY_SEND_LIMITS = _region_limits(env.str("VERIFICATION_COUNTRY_SEND_LIMITS", default="*=30"))
+VERIFICATION_COUNTRY_SEND_WINDOW = env.int("VERIFICATION_COUNTRY_SEND_WINDOW", default=3600)
+VERIFICATION_GLOBAL_SEND_LIMIT = env.int("VERIFICATION_GLOBAL_SEND_LIMIT", default=200) or None
+VERIFICATION_GLOBAL_SEND_WINDOW = env.int("VERIFICATION_GLOBAL_SEND_WINDOW", default=3600)
 
 VONAGE_API_KEY = env.str("VONAGE_API_KEY", default="")
 VONAGE_API_SECRET = env.str("VONAGE_API_SECRET", default="")

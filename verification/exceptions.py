@@ -76,7 +76,8 @@ class NoPendingVerification(CodeExpired):
 class SendLimitExceeded(VerificationError):
     """A send budget (or the resend cooldown) refuses a new code for `retry_after` seconds.
 
-    `scope` names the limit: "user", "number", "ip" or "cooldown".
+    `scope` names the limit: "user", "number", "ip" (the client's network), "cooldown", or one of the
+    toll-fraud circuit breakers, "region" (the destination's region) and "global" (the whole site).
     """
 
     code = "send_limit"

@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
+from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from verification.conf import conf
 from verification.phone import mask_number
 
 #: E.164 is at most 15 digits after the "+".
 NUMBER_LENGTH = 16
+#: ISO 3166 codes have two letters; phonenumbers says "001" for non-geographic numbers (+800, +882...).
+REGION_LENGTH = 3
+#: phonenumbers' own name for a region it cannot tell.
+UNKNOWN_REGION = "ZZ"
+#: The longest IPv6 network written out: 39 characters of address, then "/128".
+NETWORK_LENGTH = 43
+
+
+def destination_region(number: str) -> str:
+    """Return the region code of the E.164 `number` ("GB", "001" for non-geographic), or "ZZ" if unknown."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return UNKNOWN_REGION
+    return phonenumbers.region_code_for_number(parsed) or UNKNOWN_REGION
+
+
+def client_network(ip: str | None, ipv6_prefix: int | None = None) -> str:
+    """Return what a client address is budgeted by: an IPv4 address itself, an IPv6 address's network.
+
+    An IPv6 subscriber usually holds a whole /64 (VERIFICATION_IPV6_PREFIX) and can use any address in
+    it, so each address must not get a budget of its own. IPv4-mapped IPv6 addresses count as IPv4.
+    "" for no address.
+    """
+    if not ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip  # not an address (never from throttling.client_ip): budgeted by its own text
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        prefix = conf.IPV6_PREFIX if ipv6_prefix is None else ipv6_prefix
+        return str(ipaddress.IPv6Network((address, prefix), strict=False))
+    return str(address)
 
 
 class VerifiedNumber(models.Model):
@@ -67,20 +107,34 @@ class Challenge(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     client_ip = models.GenericIPAddressField(_("client IP address"), null=True, blank=True)
+    # Derived from `number` and `client_ip` on save, so each send budget counts by a plain indexed equality.
+    region = models.CharField(_("destination region"), max_length=REGION_LENGTH, blank=True, default="")
+    client_network = models.CharField(_("client network"), max_length=NETWORK_LENGTH, blank=True, default="")
 
     class Meta:
         verbose_name = _("verification challenge")
         verbose_name_plural = _("verification challenges")
         ordering = ["-created_at"]
-        # The send budgets count recent rows per user, per number and per client address.
+        # The send budgets read the newest rows per user, number, client network and destination region,
+        # and of the whole site: (key, created_at) lets each one walk its index backwards from now.
         indexes = [
             models.Index(fields=["user", "created_at"], name="verification_user_created"),
             models.Index(fields=["number", "created_at"], name="verification_number_created"),
-            models.Index(fields=["client_ip", "created_at"], name="verification_ip_created"),
+            models.Index(fields=["client_network", "created_at"], name="verification_network_created"),
+            models.Index(fields=["region", "created_at"], name="verification_region_created"),
+            models.Index(fields=["created_at"], name="verification_created"),
         ]
 
     def __str__(self) -> str:
         return f"{mask_number(self.number)} ({self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, filling `region` and `client_network` from `number` and `client_ip` when they are blank."""
+        if not self.region:
+            self.region = destination_region(self.number)
+        if not self.client_network and self.client_ip:
+            self.client_network = client_network(self.client_ip)
+        super().save(*args, **kwargs)
 
     @property
     def masked(self) -> str:

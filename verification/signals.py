@@ -8,6 +8,13 @@ Every signal gets these keyword arguments: `user` (the user verifying), `challen
 - `verification_failed`: a wrong code. Extra: `attempts_left` (int, 0 or more).
 - `verification_locked`: too many wrong codes; the challenge is dead, even for the right code.
 
+One signal is about the site, not a user, and gets neither `user` nor `challenge`:
+
+- `send_budget_exhausted`: a toll-fraud circuit breaker refused a send. Keyword arguments: `scope`
+  ("region" or "global"), `key` (the ISO 3166 region code, "001" for non-geographic numbers, or
+  "global"), `limit` and `window` (the budget: sends per seconds), `retry_after` (seconds until a send
+  fits again). Sent for every refused send while the breaker is open: de-duplicate before paging.
+
 Receivers run inside the request: keep them quick, and never log a code or a full number.
 """
 
@@ -19,3 +26,4 @@ code_sent = Signal()
 verified = Signal()
 verification_failed = Signal()
 verification_locked = Signal()
+send_budget_exhausted = Signal()

@@ -68,6 +68,12 @@ def describe_error(exc: VerificationError) -> str | StrOrPromise:
             return _("A code was sent only a moment ago. You can ask for a new one in %(wait)s.") % {
                 "wait": wait_text(exc.retry_after)
             }
+        if exc.scope == throttling.SCOPE_REGION:
+            return _("Codes cannot be sent to this destination right now. Try again in %(wait)s.") % {
+                "wait": wait_text(exc.retry_after)
+            }
+        if exc.scope == throttling.SCOPE_GLOBAL:
+            return _("Codes cannot be sent right now. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
         return _("Too many codes have been requested. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
     if isinstance(exc, NumberRefused):
         return exc.user_message

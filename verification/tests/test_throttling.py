@@ -172,4 +172,7 @@ def test_one_lock_row_per_key(users, frozen):
         f"number:{NUMBER}",
         f"number:{OTHER_NUMBERS[0]}",
         "ip:203.0.113.7",
+        # Pollstr's circuit breakers: the destination region's budget ("*") and the site's.
+        "region:GB",
+        "global",
     }
