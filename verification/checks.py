@@ -30,6 +30,13 @@ Errors:
 - E037 a setting has the wrong type (settings without a check of their own).
 - E038 the verification URLs (`verification:phone`) are not in the URLconf.
 - E039 the backend can deliver none of VERIFICATION_CHANNELS.
+- E040 VERIFICATION_IPV6_PREFIX is not a whole number from 32 to 128.
+- E041 VERIFICATION_COUNTRY_SEND_LIMITS is not a dict.
+- E042 a VERIFICATION_COUNTRY_SEND_LIMITS key is not an ISO 3166 region code, "001" or "*".
+- E043 a VERIFICATION_COUNTRY_SEND_LIMITS limit is not a whole number, 1 or more.
+- E044 VERIFICATION_COUNTRY_SEND_WINDOW is not a whole number of seconds, 1 or more.
+- E045 VERIFICATION_GLOBAL_SEND_LIMIT is neither None nor a whole number, 1 or more.
+- E046 VERIFICATION_GLOBAL_SEND_WINDOW is not a whole number of seconds, 1 or more.
 
 Warnings:
 - W001 the console or locmem backend while DEBUG is False: no code reaches a phone.
@@ -38,12 +45,15 @@ Warnings:
 - W004 VERIFICATION_DEFAULT_REGION is not among VERIFICATION_ALLOWED_COUNTRIES.
 - W005 VERIFICATION_CLIENT_IP_HEADER does not look like a request.META key.
 - W006 an exemption covers every path: the protection rules protect nothing.
+- W007 (deploy only) DEBUG is False and no toll-fraud circuit breaker is set
+  (VERIFICATION_COUNTRY_SEND_LIMITS, VERIFICATION_GLOBAL_SEND_LIMIT).
+- W008 a database has ATOMIC_REQUESTS: the send budgets' locks would be held during the provider call.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -385,6 +395,10 @@ def _is_region(value: object) -> bool:
     return isinstance(value, str) and value in phonenumbers.SUPPORTED_REGIONS
 
 
+#: Keys of VERIFICATION_COUNTRY_SEND_LIMITS besides region codes: non-geographic numbers, every other region.
+_BUDGET_REGION_EXTRAS = frozenset({"001", "*"})
+
+
 def _is_optional_max_age(value: object) -> bool:
     return value is None or (_is_int(value) and value >= 1)  # type: ignore[operator]
 
@@ -436,15 +450,35 @@ SETTING_CHECKS: dict[str, tuple[Callable[[object], bool], str, str]] = {
         "E036",
         "a number of seconds above 0, such as 10.0",
     ),
+    "VERIFICATION_IPV6_PREFIX": (
+        _int_between(32, 128),
+        "E040",
+        "a prefix length from 32 to 128: 64 budgets one subscriber's network; 56 or 48 if your users' "
+        "providers hand out larger ones",
+    ),
+    "VERIFICATION_COUNTRY_SEND_WINDOW": (_int_between(1), "E044", "a whole number of seconds, 1 or more"),
+    "VERIFICATION_GLOBAL_SEND_LIMIT": (
+        lambda value: value is None or _int_between(1)(value),
+        "E045",
+        "None (no site-wide budget) or a whole number, 1 or more",
+    ),
+    "VERIFICATION_GLOBAL_SEND_WINDOW": (_int_between(1), "E046", "a whole number of seconds, 1 or more"),
 }
-#: Checked elsewhere (the rules above; the backend's own checks) or free-form.
-_CHECKED_ELSEWHERE = frozenset({"VERIFICATION_REQUIRED_URLS", "VERIFICATION_EXEMPT_URLS", "VERIFICATION_BACKEND"})
+#: Checked elsewhere (the rules above; the backend's own checks; the send budgets below) or free-form.
+_CHECKED_ELSEWHERE = frozenset(
+    {
+        "VERIFICATION_REQUIRED_URLS",
+        "VERIFICATION_EXEMPT_URLS",
+        "VERIFICATION_BACKEND",
+        "VERIFICATION_COUNTRY_SEND_LIMITS",
+    }
+)
 
 
 @register("verification")
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    """E010, E013-E019, E030-E037, W004, W005: every setting has the right type and range."""
-    messages: list[CheckMessage] = []
+    """E010, E013-E019, E030-E037, E040-E046, W004, W005: every setting has the right type and range."""
+    messages: list[CheckMessage] = _check_country_send_limits(conf.COUNTRY_SEND_LIMITS)
     for name, default in DEFAULTS.items():
         if name in _CHECKED_ELSEWHERE:
             continue
@@ -487,3 +521,71 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _check_country_send_limits(limits: object) -> list[CheckMessage]:
+    """E041-E043: VERIFICATION_COUNTRY_SEND_LIMITS maps region codes (or "001", "*") to limits of 1 or more."""
+    example = "{'GB': 100, '*': 20}"
+    if not isinstance(limits, Mapping):
+        return [
+            Error(
+                f"VERIFICATION_COUNTRY_SEND_LIMITS = {limits!r} is not a dict.",
+                hint=f"Map region codes to sends per VERIFICATION_COUNTRY_SEND_WINDOW, such as {example}; "
+                "{} turns the per-region budgets off.",
+                id="verification.E041",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for region, limit in limits.items():
+        if not (_is_region(region) or region in _BUDGET_REGION_EXTRAS):
+            messages.append(
+                Error(
+                    f"VERIFICATION_COUNTRY_SEND_LIMITS: {region!r} is not a region code.",
+                    hint="Use ISO 3166 region codes in capitals ('GB'), '001' for non-geographic numbers "
+                    "(+800, +882...), or '*' for every region not listed.",
+                    id="verification.E042",
+                )
+            )
+        if not _int_between(1)(limit):
+            messages.append(
+                Error(
+                    f"VERIFICATION_COUNTRY_SEND_LIMITS[{region!r}] = {limit!r} is not valid.",
+                    hint="A limit is a whole number of sends, 1 or more. To send no codes to a region at all, "
+                    "leave it out of VERIFICATION_ALLOWED_COUNTRIES instead.",
+                    id="verification.E043",
+                )
+            )
+    return messages
+
+
+@register(Tags.security, "verification", deploy=True)
+def check_circuit_breakers(**kwargs: Any) -> list[CheckMessage]:
+    """W007: in production, at least one toll-fraud circuit breaker caps what the site can be made to send."""
+    if settings.DEBUG or conf.COUNTRY_SEND_LIMITS or conf.GLOBAL_SEND_LIMIT is not None:
+        return []
+    return [
+        CheckWarning(
+            "No toll-fraud circuit breaker is set: SMS pumping through many accounts, addresses and numbers "
+            "is capped only by your provider's bill.",
+            hint="Set VERIFICATION_COUNTRY_SEND_LIMITS (such as {'GB': 100, '*': 20}) and/or "
+            "VERIFICATION_GLOBAL_SEND_LIMIT to a few times your busiest hour's sends.",
+            id="verification.W007",
+        )
+    ]
+
+
+@register("verification")
+def check_atomic_requests(**kwargs: Any) -> list[CheckMessage]:
+    """W008: no database wraps requests in a transaction, which would hold the send locks across the provider call."""
+    atomic = sorted(alias for alias, options in settings.DATABASES.items() if options.get("ATOMIC_REQUESTS"))
+    if not atomic:
+        return []
+    return [
+        CheckWarning(
+            f"ATOMIC_REQUESTS is on for {', '.join(repr(alias) for alias in atomic)}: the send budgets' row locks "
+            "would be held until the request ends, across the call to the Verify provider, so concurrent sends "
+            "(every send, with VERIFICATION_GLOBAL_SEND_LIMIT) wait for each other's provider round trip.",
+            hint="Turn ATOMIC_REQUESTS off, or wrap the verification URLs' views in transaction.non_atomic_requests.",
+            id="verification.W008",
+        )
+    ]
