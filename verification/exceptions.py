@@ -86,3 +86,20 @@ class SendLimitExceeded(VerificationError):
         super().__init__(message or f"{scope} limit")
         self.retry_after = retry_after
         self.scope = scope
+
+
+class NumberChangeNotAllowed(VerificationError):
+    """A code to a number other than the verified one on file, refused: this session must verify that one first.
+
+    A stolen password alone must not be enough to swap the second factor. `reason` says what is
+    missing: UNVERIFIED (this session holds no verification of the number on file) or STALE (it
+    does, made more than VERIFICATION_NUMBER_CHANGE_MAX_AGE seconds ago).
+    """
+
+    code = "number_change_not_allowed"
+    UNVERIFIED = "unverified"
+    STALE = "stale"
+
+    def __init__(self, message: str = "", *, reason: str, provider_request_id: str | None = None) -> None:
+        super().__init__(message or f"number change refused: {reason}", provider_request_id=provider_request_id)
+        self.reason = reason

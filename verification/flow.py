@@ -4,6 +4,12 @@ Views (and any later JSON API) are thin adapters: they pass the user, the client
 locale, and turn the `VerificationError` subclasses raised here into messages. The pending challenge
 is always looked up in the database (the user's newest live one), never kept in the session, so a
 replayed or late request finds nothing to act on and any worker can serve any step.
+
+A user with a verified number on file verifies with that number. A code to another number is sent,
+and confirmed, only in a session that verified the number on file within
+VERIFICATION_NUMBER_CHANGE_MAX_AGE seconds (`number_refusal`): otherwise a stolen password alone would
+let anyone enrol their own phone and pass the second factor. The callers pass the session's
+verification (`verification.state.get_state`) as `verification`; leaving it out counts as none.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from verification.exceptions import (
     InvalidCode,
     Misconfigured,
     NoPendingVerification,
+    NumberChangeNotAllowed,
     ProviderUnavailable,
     TooManyAttempts,
     VerificationError,
@@ -78,6 +85,36 @@ def verified_number(user: AbstractBaseUser) -> VerifiedNumber | None:
     return VerifiedNumber.objects.filter(user_id=user.pk).first()
 
 
+def number_change_refusal(
+    current: VerifiedNumber | None, verification: state.VerifiedState | None, now: float | None = None
+) -> NumberChangeNotAllowed | None:
+    """Return why a session holding `verification` may not replace the number on file `current`; None if it may.
+
+    With no number on file, any number may be enrolled. Otherwise the session must hold a verification
+    of exactly the number on file, made within VERIFICATION_NUMBER_CHANGE_MAX_AGE seconds.
+    """
+    if current is None:
+        return None
+    if verification is None or verification.number != current.number:
+        return NumberChangeNotAllowed(reason=NumberChangeNotAllowed.UNVERIFIED)
+    if verification.age(now) > conf.NUMBER_CHANGE_MAX_AGE:
+        return NumberChangeNotAllowed(reason=NumberChangeNotAllowed.STALE)
+    return None
+
+
+def number_refusal(
+    current: VerifiedNumber | None, number: str, verification: state.VerifiedState | None, now: float | None = None
+) -> NumberChangeNotAllowed | None:
+    """Return why a code to `number` (E.164) may not be sent or confirmed in a session holding `verification`.
+
+    None when it may: the number is the one on file (`current`), there is none on file, or the session
+    may change it (`number_change_refusal`).
+    """
+    if current is None or number == current.number:
+        return None
+    return number_change_refusal(current, verification, now)
+
+
 def pending_challenge(user: AbstractBaseUser, now: datetime | None = None) -> Challenge | None:
     """Return the newest challenge of `user` still waiting for its code, if any."""
     return (
@@ -99,10 +136,13 @@ def start_verification(
     channel: str | None = None,
     ip: str | None = None,
     locale: str | None = None,
+    verification: state.VerifiedState | None = None,
 ) -> Challenge:
     """Send a new code to `number` for `user` and return the pending challenge.
 
-    The number is normalised (NumberRefused if it cannot take a code); the send budgets and the
+    The number is normalised (NumberRefused if it cannot take a code); a number other than the one
+    on file is refused (NumberChangeNotAllowed) unless `verification`, the session's, allows the
+    change; nothing is sent then and no budget is spent. The send budgets and the
     resend cooldown are checked under lock (SendLimitExceeded, with `retry_after`); the user's
     open challenges are cancelled, at the backend too; then the backend is asked to send. Backend
     failures are re-raised as VerificationError subclasses; the attempt still counts against the budgets.
@@ -112,6 +152,11 @@ def start_verification(
     channel = channel or channels[0]
     if channel not in channels:
         raise ValueError(f"Channel {channel!r} is not offered; use one of {channels}.")
+    current = verified_number(user)
+    refusal = number_refusal(current, number, verification)
+    if refusal is not None:
+        _log_refusal("send", user, current, number, refusal)
+        raise refusal
     backend_path = conf.BACKEND
     backend = _backend(backend_path)
     now = timezone.now()
@@ -161,24 +206,36 @@ def start_verification(
     return challenge
 
 
-def resend_code(user: AbstractBaseUser, *, ip: str | None = None, locale: str | None = None) -> Challenge:
+def resend_code(
+    user: AbstractBaseUser,
+    *,
+    ip: str | None = None,
+    locale: str | None = None,
+    verification: state.VerifiedState | None = None,
+) -> Challenge:
     """Send a new code to the number of the user's latest challenge (cancelling it), after the cooldown.
 
-    Raises NoPendingVerification when the latest challenge was confirmed, cancelled or never sent.
+    Raises NoPendingVerification when the latest challenge was confirmed, cancelled or never sent, and
+    NumberChangeNotAllowed when its number is not the one on file and `verification` no longer allows a change.
     """
     latest = Challenge.objects.filter(user_id=user.pk).order_by("-created_at", "-pk").first()
     if latest is None or latest.status not in RESENDABLE_STATUSES:
         raise NoPendingVerification("nothing to resend")
-    return start_verification(user, latest.number, channel=latest.channel, ip=ip, locale=locale)
+    return start_verification(
+        user, latest.number, channel=latest.channel, ip=ip, locale=locale, verification=verification
+    )
 
 
-def check_code(user: AbstractBaseUser, code: str) -> Challenge:
+def check_code(user: AbstractBaseUser, code: str, *, verification: state.VerifiedState | None = None) -> Challenge:
     """Check `code` against the user's pending challenge; on success, save the number and return the challenge.
 
     The attempt is reserved in the database before the backend is asked, so at most
     VERIFICATION_MAX_ATTEMPTS checks reach the backend per challenge, however many workers race.
     Raises WrongCode (attempts left), TooManyAttempts (the challenge is dead, even for the right
-    code), CodeExpired / NoPendingVerification, or the backend's other errors.
+    code), CodeExpired / NoPendingVerification, or the backend's other errors. A challenge to a number
+    other than the one on file is confirmed only while `verification` (the session's) allows the change:
+    else it is cancelled, without using an attempt, and NumberChangeNotAllowed is raised. When it
+    replaces the number on file, `number_changed` is sent after `verified`.
     """
     now = timezone.now()
     challenge = pending_challenge(user, now)
@@ -187,6 +244,15 @@ def check_code(user: AbstractBaseUser, code: str) -> Challenge:
             status=Status.EXPIRED
         )
         raise CodeExpired("expired") if expired else NoPendingVerification("no pending challenge")
+    current = verified_number(user)
+    refusal = number_refusal(current, challenge.number, verification)
+    if refusal is not None:
+        # The code could never be confirmed in this session (verifying the number on file first sends a
+        # new code, which replaces this one): end it, at the backend too.
+        if _set_status(challenge, Status.CANCELLED, only_from=Status.PENDING):
+            _cancel_at_backend([challenge])
+        _log_refusal("confirm", user, current, challenge.number, refusal)
+        raise refusal
     if not is_well_formed_code(code):
         # Cannot be right: no backend call, no attempt used.
         raise InvalidCode("malformed")
@@ -228,18 +294,38 @@ def check_code(user: AbstractBaseUser, code: str) -> Challenge:
 
     verified_at = timezone.now()
     with transaction.atomic():
+        # The rule is decided again on the locked row about to be replaced: the number on file may have
+        # changed (another session, a staff reset) while the backend was checking.
+        current = VerifiedNumber.objects.select_for_update().filter(user_id=user.pk).first()
+        refusal = number_refusal(current, challenge.number, verification)
         # Exactly one of two concurrent right answers moves the challenge on. EXPIRED is allowed: the
         # loser of such a race hears "expired" from the backend and may mark it so first. A cancelled
         # or locked challenge stays dead.
         verifiable = (Status.PENDING, Status.EXPIRED)
-        if not Challenge.objects.filter(pk=challenge.pk, status__in=verifiable).update(status=Status.VERIFIED):
+        outcome = Status.VERIFIED if refusal is None else Status.CANCELLED
+        if not Challenge.objects.filter(pk=challenge.pk, status__in=verifiable).update(status=outcome):
             raise NoPendingVerification("already used")
-        VerifiedNumber.objects.update_or_create(
-            user_id=user.pk, defaults={"number": challenge.number, "verified_at": verified_at}
-        )
+        if refusal is None:
+            VerifiedNumber.objects.update_or_create(
+                user_id=user.pk, defaults={"number": challenge.number, "verified_at": verified_at}
+            )
+    if refusal is not None:
+        _log_refusal("confirm", user, current, challenge.number, refusal)
+        raise refusal
     challenge.refresh_from_db()
     logger.info("Number verified: user=%s number=%s challenge=%s", user.pk, challenge.masked, challenge.pk)
     signals.verified.send(sender=Challenge, user=user, challenge=challenge)
+    if current is not None and current.number != challenge.number:
+        logger.info(
+            "Number changed: user=%s old=%s new=%s challenge=%s",
+            user.pk,
+            current.masked,
+            challenge.masked,
+            challenge.pk,
+        )
+        signals.number_changed.send(
+            sender=Challenge, user=user, challenge=challenge, old_number=current.number, new_number=challenge.number
+        )
     return challenge
 
 
@@ -270,6 +356,20 @@ def _backend(path: str) -> BaseVerifyBackend:
     except ImportError as exc:
         logger.error("Verify backend cannot be imported: %s", path)
         raise Misconfigured(f"cannot import {path}") from exc
+
+
+def _log_refusal(
+    step: str, user: AbstractBaseUser, current: VerifiedNumber | None, number: str, refusal: NumberChangeNotAllowed
+) -> None:
+    # A warning: a stolen password trying to swap the second factor looks exactly like this.
+    logger.warning(
+        "Number change refused at %s: user=%s on_file=%s requested=%s reason=%s",
+        step,
+        user.pk,
+        current.masked if current is not None else "-",
+        mask_number(number),
+        refusal.reason,
+    )
 
 
 def _lock(user: AbstractBaseUser, challenge: Challenge, backend: BaseVerifyBackend) -> None:

@@ -7,6 +7,9 @@ Every signal gets these keyword arguments: `user` (the user verifying), `challen
 - `verified`: the right code was confirmed; the number is now the user's `VerifiedNumber`.
 - `verification_failed`: a wrong code. Extra: `attempts_left` (int, 0 or more).
 - `verification_locked`: too many wrong codes; the challenge is dead, even for the right code.
+- `number_changed`: a confirmed code replaced the user's verified number with another one (sent after
+  `verified`; never on a first enrolment, nor when the same number is verified again). Extra:
+  `old_number` and `new_number` (full E.164 strings: mask them before showing or logging them).
 
 One signal is about the site, not a user, and gets neither `user` nor `challenge`:
 
@@ -27,3 +30,4 @@ verified = Signal()
 verification_failed = Signal()
 verification_locked = Signal()
 send_budget_exhausted = Signal()
+number_changed = Signal()

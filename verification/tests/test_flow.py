@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from verification import flow, signals
+from verification import flow, signals, state
 from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import (
@@ -63,6 +64,11 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
+def fresh(user, number: str = NUMBER) -> state.VerifiedState:
+    """A session's verification of `number`, made just now: it may change the number on file."""
+    return state.VerifiedState(str(user.pk), "hash", number, int(time.time()))
+
+
 def test_start_records_a_pending_challenge_and_sends_a_code(user, received):
     challenge = flow.start_verification(user, "+44 7400 123456", ip="203.0.113.7", locale="en")
 
@@ -94,13 +100,13 @@ def test_a_new_number_replaces_the_old_only_once_confirmed(user):
     flow.start_verification(user, NUMBER)
     flow.check_code(user, locmem.outbox[-1].code)
 
-    flow.start_verification(user, NEW_NUMBER)
+    flow.start_verification(user, NEW_NUMBER, verification=fresh(user))
     assert VerifiedNumber.objects.get(user=user).number == NUMBER
     with pytest.raises(InvalidCode):
-        flow.check_code(user, wrong(locmem.outbox[-1].code))
+        flow.check_code(user, wrong(locmem.outbox[-1].code), verification=fresh(user))
     assert VerifiedNumber.objects.get(user=user).number == NUMBER
 
-    flow.check_code(user, locmem.outbox[-1].code)
+    flow.check_code(user, locmem.outbox[-1].code, verification=fresh(user))
     assert VerifiedNumber.objects.get(user=user).number == NEW_NUMBER
     assert VerifiedNumber.objects.count() == 1
 
@@ -410,7 +416,7 @@ def test_logs_carry_masked_numbers_and_never_a_code(user, caplog, mocker):
     flow.check_code(user, code)
     mocker.patch.object(LocmemVerifyBackend, "start", side_effect=ProviderUnavailable("down for +447400123456"))
     with pytest.raises(ProviderUnavailable):
-        flow.start_verification(user, NEW_NUMBER)
+        flow.start_verification(user, NEW_NUMBER, verification=fresh(user))
 
     text = caplog.text
     assert "+44 •••• ••3456" in text
