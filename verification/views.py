@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import flow, throttling
+from verification import flow, state, throttling
 from verification.conf import conf
 from verification.exceptions import (
     CodeExpired,
@@ -33,6 +33,7 @@ from verification.exceptions import (
     InvalidNumber,
     Misconfigured,
     NoPendingVerification,
+    NumberChangeNotAllowed,
     ProviderThrottled,
     ProviderUnavailable,
     SendLimitExceeded,
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
 
 #: Posted by the one-click button that sends a code to the number already on file.
 USE_SAVED_FIELD = "use_saved_number"
-#: ?other=1 shows the number form even when a verified number is on file.
+#: ?other=1 asks for the number form even when a verified number is on file (shown only when a change is
+#: allowed). Posted with USE_SAVED_FIELD, it means "verify the number on file, then come back to change it".
 OTHER_NUMBER_FIELD = "other"
 
 
@@ -93,6 +95,13 @@ def describe_error(exc: VerificationError) -> str | StrOrPromise:
         (ProviderUnavailable, _("We could not reach the messaging service. Please try again in a moment.")),
         (Misconfigured, _("Phone verification is not available right now. Please try again later.")),
     ]
+    if isinstance(exc, NumberChangeNotAllowed):
+        if exc.reason == NumberChangeNotAllowed.STALE:
+            return _(
+                "You verified your current number too long ago to change it now. "
+                "Verify your current number again, then enter the new one."
+            )
+        return _("To use another number, first verify your current number. Then you can enter the new one.")
     if isinstance(exc, ProviderThrottled):
         if exc.retry_after:
             return _("The messaging service is busy. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
@@ -109,6 +118,8 @@ def status_for(exc: VerificationError) -> int:
         return 429
     if isinstance(exc, ProviderUnavailable | Misconfigured):
         return 503
+    if isinstance(exc, NumberChangeNotAllowed):
+        return 403
     return 400
 
 
@@ -136,11 +147,17 @@ def phone(request: HttpRequest) -> HttpResponse:
 
 @verification_view(require_POST)
 def send(request: HttpRequest) -> HttpResponse:
-    """Send a code to the posted number (or to the number on file) and go to the code form."""
+    """Send a code to the posted number (or to the number on file) and go to the code form.
+
+    Another number than the one on file is refused (403) unless this session verified that one recently.
+    """
     user = request.user
     next_url = _next(request)
     channels = flow.available_channels()
+    verification = state.get_state(request)
     form: PhoneForm | None = None
+    # "Verify the number on file, then change it": the flag travels to the code form and back.
+    after: dict[str, str] = {}
     if request.POST.get(USE_SAVED_FIELD):
         saved = flow.verified_number(user)  # type: ignore[arg-type]
         if saved is None:
@@ -149,9 +166,15 @@ def send(request: HttpRequest) -> HttpResponse:
         number = saved.number
         channel = request.POST.get("channel", "")
         channel = channel if channel in channels else channels[0]
+        if request.POST.get(OTHER_NUMBER_FIELD):
+            after[OTHER_NUMBER_FIELD] = "1"
     else:
         form = PhoneForm(request.POST, channels=channels)
         if not form.is_valid():
+            refusal = flow.number_change_refusal(flow.verified_number(user), verification)  # type: ignore[arg-type]
+            if refusal is not None:
+                # Whatever was typed, no other number may be used now: say so rather than fix the typo.
+                return _change_refused(request, next_url, refusal)
             return _render_phone(request, form, next_url, status=400)
         number = form.cleaned_data["number"]
         channel = form.cleaned_data.get("channel") or channels[0]
@@ -162,7 +185,10 @@ def send(request: HttpRequest) -> HttpResponse:
             channel=channel,
             ip=throttling.client_ip(request.META),
             locale=get_language(),
+            verification=verification,
         )
+    except NumberChangeNotAllowed as exc:
+        return _change_refused(request, next_url, exc)
     except SendLimitExceeded as exc:
         pending = flow.pending_challenge(user)  # type: ignore[arg-type]
         if exc.scope == throttling.SCOPE_COOLDOWN and pending is not None and pending.number == number:
@@ -170,25 +196,35 @@ def send(request: HttpRequest) -> HttpResponse:
             messages.info(
                 request, _("A code was just sent to %(number)s. Enter it below.") % {"number": pending.masked}
             )
-            return _redirect("verification:confirm", next_url)
+            return _redirect("verification:confirm", next_url, **after)
         return _send_failed(request, form, next_url, exc)
     except VerificationError as exc:
         return _send_failed(request, form, next_url, exc)
-    return _redirect("verification:confirm", next_url)
+    return _redirect("verification:confirm", next_url, **after)
 
 
 @verification_view()
 def confirm(request: HttpRequest) -> HttpResponse:
-    """Show the code form (GET), or check the posted code and go to the safe `next` (POST)."""
+    """Show the code form (GET), or check the posted code and go to the safe `next` (POST).
+
+    A code sent to a number other than the one on file is confirmed only while this session may change
+    it; after verifying the number on file "to change it" (OTHER_NUMBER_FIELD), the number form follows.
+    """
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
     user = request.user
     next_url = _next(request)
+    verification = state.get_state(request)
     challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
     if request.method != "POST":
         if challenge is None:
             messages.info(request, _("No code is waiting to be confirmed. Ask for a new code."))
             return _redirect("verification:phone", next_url)
+        refusal = flow.number_refusal(flow.verified_number(user), challenge.number, verification)  # type: ignore[arg-type]
+        if refusal is not None:
+            # Checked again (and the code cancelled) on POST; a GET changes nothing.
+            messages.error(request, describe_error(refusal))
+            return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
         return _render_confirm(request, CodeForm(initial={"next": next_url}), challenge, next_url)
 
     form = CodeForm(request.POST)
@@ -198,7 +234,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
             return _redirect("verification:phone", next_url)
         return _render_confirm(request, form, challenge, next_url, status=400)
     try:
-        verified = flow.check_code(user, form.cleaned_data["code"])  # type: ignore[arg-type]
+        verified = flow.check_code(user, form.cleaned_data["code"], verification=verification)  # type: ignore[arg-type]
+    except NumberChangeNotAllowed as exc:
+        messages.error(request, describe_error(exc))
+        return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
     except (InvalidCode, ProviderUnavailable, ProviderThrottled, Misconfigured) as exc:
         challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
         if challenge is None:
@@ -212,6 +251,9 @@ def confirm(request: HttpRequest) -> HttpResponse:
         return _redirect("verification:phone", next_url)
     flow.mark_session_verified(request, verified.number)
     messages.success(request, _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked})
+    if _then_change(request):
+        messages.info(request, _("Now enter your new phone number."))
+        return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
     return HttpResponseRedirect(safe_next_url(request.POST.get(REDIRECT_FIELD_NAME), request))
 
 
@@ -220,18 +262,23 @@ def resend(request: HttpRequest) -> HttpResponse:
     """Cancel the current code and send a new one to the same number, once the cooldown is over."""
     user = request.user
     next_url = _next(request)
+    after = {OTHER_NUMBER_FIELD: "1"} if _then_change(request) else {}
     try:
         challenge = flow.resend_code(
             user,  # type: ignore[arg-type]
             ip=throttling.client_ip(request.META),
             locale=get_language(),
+            verification=state.get_state(request),
         )
+    except NumberChangeNotAllowed as exc:
+        messages.error(request, describe_error(exc))
+        return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
     except VerificationError as exc:
         messages.error(request, describe_error(exc))
         pending = flow.pending_challenge(user)  # type: ignore[arg-type]
-        return _redirect("verification:confirm" if pending else "verification:phone", next_url)
+        return _redirect("verification:confirm" if pending else "verification:phone", next_url, **after)
     messages.success(request, _("A new code was sent to %(number)s.") % {"number": challenge.masked})
-    return _redirect("verification:confirm", next_url)
+    return _redirect("verification:confirm", next_url, **after)
 
 
 @verification_view(require_POST)
@@ -253,6 +300,12 @@ def _next(request: HttpRequest) -> str:
     return value if is_safe_next(value, request) else ""
 
 
+def _then_change(request: HttpRequest) -> bool:
+    """Tell whether the user verifies the number on file in order to change it (OTHER_NUMBER_FIELD carried)."""
+    source = request.POST if request.method == "POST" else request.GET
+    return bool(source.get(OTHER_NUMBER_FIELD))
+
+
 def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedirect:
     if next_url:
         params[REDIRECT_FIELD_NAME] = next_url
@@ -268,20 +321,44 @@ def _send_failed(request: HttpRequest, form: PhoneForm | None, next_url: str, ex
     return _render_phone(request, form, next_url, status=status_for(exc))
 
 
-def _render_phone(request: HttpRequest, form: PhoneForm, next_url: str, *, status: int = 200) -> HttpResponse:
-    saved = flow.verified_number(request.user)  # type: ignore[arg-type]
-    show_form = saved is None or form.is_bound or bool(request.GET.get(OTHER_NUMBER_FIELD))
+def _change_refused(request: HttpRequest, next_url: str, exc: NumberChangeNotAllowed) -> HttpResponse:
+    messages.error(request, describe_error(exc))
+    form = PhoneForm(initial={"next": next_url}, channels=flow.available_channels())
+    return _render_phone(request, form, next_url, status=status_for(exc), change_requested=True)
+
+
+def _render_phone(
+    request: HttpRequest, form: PhoneForm, next_url: str, *, status: int = 200, change_requested: bool = False
+) -> HttpResponse:
+    user = request.user
+    saved = flow.verified_number(user)  # type: ignore[arg-type]
+    verification = state.get_state(request)
+    refusal = flow.number_change_refusal(saved, verification)
+    change_requested = change_requested or form.is_bound or bool(request.GET.get(OTHER_NUMBER_FIELD))
+    # The number form only for a first enrolment, or a change this session has earned.
+    show_form = saved is None or (refusal is None and change_requested)
+    pending = flow.pending_challenge(user)  # type: ignore[arg-type]
+    if pending is not None and flow.number_refusal(saved, pending.number, verification) is not None:
+        # Its code cannot be confirmed in this session: do not lead the user to it.
+        pending = None
     channels = flow.available_channels()
     context = {
         "form": form,
         "next": next_url,
         "saved_number": None if show_form else saved,
+        "changing": saved is not None and change_requested,
+        "may_change": refusal is None,
+        # Asked for another number without the right: the page offers to verify the number on file first.
+        "change_blocked": refusal is not None and change_requested,
+        # Verified, but too long ago to change the number: offer the same, next to the usual one-click send.
+        "offer_verify_first": refusal is not None and refusal.reason == NumberChangeNotAllowed.STALE,
         "channel_choices": channel_field(channels).choices if len(channels) > 1 else [],
-        "pending": flow.pending_challenge(request.user),  # type: ignore[arg-type]
+        "pending": pending,
         "other_url": _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"}).url,
         "home_url": default_redirect_url(),
         "brand": conf.BRAND,
         "use_saved_field": USE_SAVED_FIELD,
+        "other_number_field": OTHER_NUMBER_FIELD,
     }
     return render(request, "verification/phone.html", context, status=status)
 
@@ -291,6 +368,7 @@ def _render_confirm(
 ) -> HttpResponse:
     resend_wait = flow.resend_available_in(challenge)
     expires_in = max(1, math.ceil((challenge.expires_at - timezone.now()).total_seconds()))
+    saved = flow.verified_number(request.user)  # type: ignore[arg-type]
     context = {
         "form": form,
         "next": next_url,
@@ -300,5 +378,8 @@ def _render_confirm(
         "resend_wait": wait_text(resend_wait) if resend_wait else "",
         "brand": conf.BRAND,
         "other_number_field": OTHER_NUMBER_FIELD,
+        # "Use another number" only where another number could be used now.
+        "may_use_other": flow.number_change_refusal(saved, state.get_state(request)) is None,
+        "then_change": _then_change(request),
     }
     return render(request, "verification/confirm.html", context, status=status)

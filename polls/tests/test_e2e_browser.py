@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, Page, expect
 from polls.management.commands.demo import DEMO_PASSWORD, DEMO_USERNAME
 from polls.tests.browser import PHONE, Screenshots, chromium, new_page
 from verification.backends.locmem import outbox
+from verification.conf import conf
+from verification.models import VerifiedNumber
 
 pytestmark = pytest.mark.browser
 
@@ -29,6 +31,7 @@ POLL_TITLE = "What is your favorite kind of dog?"
 NUMBER = "+447911123456"
 TYPED_NUMBER = "+44 7911 123456"
 MASKED_NUMBER = "+44 •••• ••3456"
+NEW_NUMBER = "+447400654321"
 #: `next` naming the poll, percent-encoded or not.
 NEXT_POLL = r"\?next=(%2F|/)polls(%2F|/)1(%2F|/)$"
 
@@ -244,6 +247,44 @@ def test_a_verified_number_on_file_takes_one_click(page: Page, site: str) -> Non
     send.click()
     expect(page).to_have_url(re.compile(r"/verify/confirm/"))
     assert [message.number for message in outbox] == [NUMBER, NUMBER]
+
+
+def test_a_number_is_changed_after_verifying_the_current_one_again(page: Page, site: str) -> None:
+    log_in(page, site)
+    send_code(page)
+    page.get_by_label("Code", exact=True).fill(latest_code())
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(site + POLL_PATH)
+
+    # Too long after that verification to change the number straight away.
+    later = timezone.now() + timedelta(seconds=conf.NUMBER_CHANGE_MAX_AGE + 60)
+    with time_machine.travel(later, tick=True):
+        page.goto(f"{site}/verify/?other=1&next={POLL_PATH}")
+        expect(page.get_by_role("heading", name="Change your phone number")).to_be_visible()
+        expect(page.get_by_label("Mobile phone number")).to_have_count(0)
+        expect(page.get_by_text("Lost this phone? Ask the site's staff to reset your number.")).to_be_visible()
+        verify_first = page.get_by_role("button", name="Verify your current number first")
+        expect(verify_first).to_be_focused()
+        verify_first.click()
+
+        expect(page).to_have_url(re.compile(r"/verify/confirm/\?other=1&next="))
+        page.get_by_label("Code", exact=True).fill(latest_code())
+        page.get_by_role("button", name="Verify").click()
+
+        expect(page).to_have_url(re.compile(r"/verify/\?other=1&next="))
+        expect(page.get_by_role("alert").filter(has_text="Now enter your new phone number.")).to_be_visible()
+        number_field = page.get_by_label("Mobile phone number")
+        expect(number_field).to_be_focused()
+        number_field.fill(NEW_NUMBER)
+        page.get_by_role("button", name="Send code").click()
+
+        expect(page).to_have_url(re.compile(r"/verify/confirm/"))
+        page.get_by_label("Code", exact=True).fill(latest_code(NEW_NUMBER))
+        page.get_by_role("button", name="Verify").click()
+        expect(page).to_have_url(site + POLL_PATH)
+
+    assert [message.number for message in outbox] == [NUMBER, NUMBER, NEW_NUMBER]
+    assert VerifiedNumber.objects.get(user__username=DEMO_USERNAME).number == NEW_NUMBER
 
 
 def test_every_step_fits_a_phone_screen(browser: Browser, site: str, screenshots: Screenshots) -> None:

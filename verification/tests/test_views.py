@@ -78,6 +78,12 @@ def sent_to(client: Client, number: str = NUMBER, next_url: str = PROTECTED):
     return response
 
 
+def verified_with(client: Client, number: str = NUMBER) -> None:
+    """Verify `number` through the pages: it is then on file, and this session may change it for a while."""
+    sent_to(client, number)
+    assert client.post(CONFIRM, {"code": locmem.outbox[-1].code}).status_code == 302
+
+
 # --- the whole flow ------------------------------------------------------------------------------------
 
 
@@ -147,7 +153,9 @@ def test_a_verified_number_is_offered_masked_with_one_click(alice, user):
     assert "+44 •••• ••3456" in html
     assert NUMBER not in html
     assert 'name="number"' not in html
-    assert ">Use another number</button>" in html
+    # Not verified in this session: no other number may be used, and the page says what to do without the phone.
+    assert ">Use another number</button>" not in html
+    assert "Lost this phone? Ask the site's staff to reset your number." in html
 
     sent = alice.post(SEND, {views.USE_SAVED_FIELD: "1", "next": PROTECTED})
     assert sent["Location"] == f"{CONFIRM}?next=/polls/1/"
@@ -155,7 +163,8 @@ def test_a_verified_number_is_offered_masked_with_one_click(alice, user):
 
 
 def test_use_another_number_shows_the_form_and_the_old_number_stays_until_confirmed(alice, user, frozen):
-    VerifiedNumber.objects.create(user=user, number=NUMBER)
+    verified_with(alice, NUMBER)
+    assert ">Use another number</button>" in alice.get(PHONE).content.decode()
 
     page = alice.get(PHONE, {"other": "1", "next": PROTECTED})
     assert 'name="number"' in page.content.decode()
@@ -385,8 +394,9 @@ def test_cancel_returns_to_the_phone_step(alice, mocker):
     assert alice.post(CONFIRM, {"code": code})["Location"] == PHONE
 
 
-def test_use_another_number_from_the_code_page(alice, user):
-    VerifiedNumber.objects.create(user=user, number=NUMBER)
+def test_use_another_number_from_the_code_page(alice, user, frozen):
+    verified_with(alice, NUMBER)
+    frozen.shift(timedelta(seconds=30))
     sent_to(alice)
 
     response = alice.post(CANCEL, {"other": "1", "next": PROTECTED})
