@@ -37,6 +37,7 @@ Errors:
 - E044 VERIFICATION_COUNTRY_SEND_WINDOW is not a whole number of seconds, 1 or more.
 - E045 VERIFICATION_GLOBAL_SEND_LIMIT is neither None nor a whole number, 1 or more.
 - E046 VERIFICATION_GLOBAL_SEND_WINDOW is not a whole number of seconds, 1 or more.
+- E047 VERIFICATION_NUMBER_CHANGE_MAX_AGE is not a whole number of seconds, 1 or more.
 
 Warnings:
 - W001 the console or locmem backend while DEBUG is False: no code reaches a phone.
@@ -463,6 +464,12 @@ SETTING_CHECKS: dict[str, tuple[Callable[[object], bool], str, str]] = {
         "None (no site-wide budget) or a whole number, 1 or more",
     ),
     "VERIFICATION_GLOBAL_SEND_WINDOW": (_int_between(1), "E046", "a whole number of seconds, 1 or more"),
+    "VERIFICATION_NUMBER_CHANGE_MAX_AGE": (
+        _int_between(1),
+        "E047",
+        "a whole number of seconds, 1 or more: how recently a session must have verified the number on "
+        "file before it may replace it",
+    ),
 }
 #: Checked elsewhere (the rules above; the backend's own checks; the send budgets below) or free-form.
 _CHECKED_ELSEWHERE = frozenset(
@@ -477,7 +484,7 @@ _CHECKED_ELSEWHERE = frozenset(
 
 @register("verification")
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
-    """E010, E013-E019, E030-E037, E040-E046, W004, W005: every setting has the right type and range."""
+    """E010, E013-E019, E030-E037, E040-E047, W004, W005: every setting has the right type and range."""
     messages: list[CheckMessage] = _check_country_send_limits(conf.COUNTRY_SEND_LIMITS)
     for name, default in DEFAULTS.items():
         if name in _CHECKED_ELSEWHERE:

@@ -215,6 +215,7 @@ def test_the_backends_own_checks_are_added(clean: Any, mocker: Any) -> None:
         ("VERIFICATION_BRAND", ["", "   ", 5, None], "verification.E034"),
         ("VERIFICATION_CLIENT_IP_HEADER", ["", 5], "verification.E035"),
         ("VONAGE_TIMEOUT", [0, -1.0, "10", True, None], "verification.E036"),
+        ("VERIFICATION_NUMBER_CHANGE_MAX_AGE", [0, -5, "600", None, 1.5, True], "verification.E047"),
         ("VONAGE_API_KEY", [123, None], "verification.E037"),
         ("VONAGE_PRIVATE_KEY", [b"-----BEGIN"], "verification.E037"),
     ],
