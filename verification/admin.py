@@ -78,14 +78,26 @@ class VerifiedNumberAdmin(ReadOnlyAdmin):
 class ChallengeAdmin(ReadOnlyAdmin):
     """Every code sent: to whom (masked), by which backend and channel, and what became of it."""
 
-    list_display = ["user", "masked_number", "channel", "status", "attempts", "created_at", "expires_at", "client_ip"]
-    list_filter = ["status", "channel", "backend"]
+    list_display = [
+        "user",
+        "masked_number",
+        "region",
+        "channel",
+        "status",
+        "attempts",
+        "created_at",
+        "expires_at",
+        "client_ip",
+    ]
+    # By destination region: where sends go, and where a toll-fraud circuit breaker tripped.
+    list_filter = ["status", "region", "channel", "backend"]
     list_select_related = ["user"]
     search_fields = _user_search_fields()
     date_hierarchy = "created_at"
     readonly_fields = (
         "user",
         "masked_number",
+        "region",
         "backend",
         "request_id",
         "channel",
@@ -94,6 +106,7 @@ class ChallengeAdmin(ReadOnlyAdmin):
         "created_at",
         "expires_at",
         "client_ip",
+        "client_network",
     )
     fields = readonly_fields
 
