@@ -20,22 +20,27 @@ segments resolved, with backslashes as slashes, and with a trailing slash added.
 only if it matches every one of those spellings (but the added trailing slash). Name rules use the resolved
 view (`request.resolver_match`), so no spelling gets around them.
 
-Speed: rules are compiled once per settings change (`setting_changed`), never per request. Names and
-namespaces are set lookups; regular expressions are indexed by the literal directory prefix they must
-start with ("/polls/" for `^/polls/\\d+/`) and combined into a few alternations per prefix, so a request
-tries only the rules that could match its path, however many rules there are.
+Speed: rules are compiled when VerificationRequiredMiddleware is created (so a worker pays before it
+serves) and again on first use after a settings change (`setting_changed`), never per request. Each
+regular expression is parsed once, and that one parse gives both its index key and its compiled form.
+Names and namespaces are set lookups; regular expressions are indexed by the literal directory prefix
+they must start with ("/polls/" for `^/polls/\\d+/`) and combined into a few alternations per prefix, so
+a request tries only the rules that could match its path, however many rules there are. A plain prefix
+("^/account/") is matched with `str.startswith`, and needs no compiling at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import math
+import operator
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -170,29 +175,62 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         raise InvalidRule(f"{pattern!r} is not a valid regular expression: {error}.", "verification.E005") from None
 
 
-def _analyse(pattern: str) -> tuple[str, bool]:
-    """Return the literal text every match of `pattern` starts with, and whether it can join an alternation.
+def _private_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+# The parser and compiler behind `re`. They are private, so they are used only where a surprise costs
+# speed, never correctness: without them, or when they fail, the pattern's text is compiled instead.
+_RE_PARSER: Any = _private_module("re._parser")
+_RE_COMPILER: Any = _private_module("re._compiler")
+_RE_CONSTANTS: Any = _private_module("re._constants")
+# Plain integers: flag arithmetic on re.RegexFlag goes through the enum machinery, microseconds a rule.
+_UNICODE = re.UNICODE.value
+_CASE_FLAGS = (re.IGNORECASE | re.LOCALE).value
+
+
+class _ParsedPattern(NamedTuple):
+    """A path rule's regular expression, parsed once: what the index needs to know of it."""
+
+    #: The regular expression as written.
+    pattern: str
+    #: The literal text every match starts with ("" if unknown).
+    prefix: str
+    #: Whether it keeps its meaning inside a bigger alternation.
+    combinable: bool
+    #: The pattern compiled from the same parse, if asked for (None: compile the text).
+    compiled: re.Pattern[str] | None = None
+
+
+def _analyse(pattern: str, *, with_compiled: bool = False) -> _ParsedPattern:
+    """Parse `pattern` once: its literal prefix, whether it can join an alternation, and (if asked) the
+    pattern compiled from that parse.
 
     Raises InvalidRule (E005) if the pattern does not parse.
     """
+    if _RE_PARSER is None or _RE_CONSTANTS is None:
+        return _ParsedPattern(pattern, "", False)
     try:
-        # The parser behind `re`; it is private, so any surprise only costs speed, never correctness.
-        parser: Any = importlib.import_module("re._parser")
-        constants: Any = importlib.import_module("re._constants")
-    except ImportError:
-        return "", False
-    try:
-        parsed = parser.parse(pattern)
+        parsed = _RE_PARSER.parse(pattern)
     except (re.error, OverflowError, RecursionError):
         compile_pattern(pattern)  # raises InvalidRule, saying why
-        return "", False
+        return _ParsedPattern(pattern, "", False)
+    compiled = None
+    if with_compiled and _RE_COMPILER is not None:
+        # What re.compile does after parsing the text; any surprise is left to compile_pattern, later.
+        with contextlib.suppress(Exception):
+            compiled = _RE_COMPILER.compile(parsed)
     try:
-        flags = parsed.state.flags
+        constants = _RE_CONSTANTS
+        flags = int(parsed.state.flags)
         # Named groups and back-references change meaning (or fail) inside a bigger alternation, and a
         # global inline flag such as "(?i)" is only allowed at the very start.
-        combinable = not parsed.state.groupdict and not flags & ~re.UNICODE and not _NOT_COMBINABLE.search(pattern)
-        if flags & (re.IGNORECASE | re.LOCALE):
-            return "", combinable
+        combinable = not parsed.state.groupdict and not flags & ~_UNICODE and not _NOT_COMBINABLE.search(pattern)
+        if flags & _CASE_FLAGS:
+            return _ParsedPattern(pattern, "", combinable, compiled)
         items = list(parsed.data)
         anchors = ((constants.AT, constants.AT_BEGINNING), (constants.AT, constants.AT_BEGINNING_STRING))
         if items and items[0] in anchors:
@@ -202,15 +240,15 @@ def _analyse(pattern: str) -> tuple[str, bool]:
             if op is not constants.LITERAL:
                 break
             prefix.append(chr(argument))
-        return "".join(prefix), combinable
+        return _ParsedPattern(pattern, "".join(prefix), combinable, compiled)
     except Exception:  # see above
-        return "", False
+        return _ParsedPattern(pattern, "", False, compiled)
 
 
 def literal_prefix(pattern: str) -> str:
     """Return the literal text every path matched by `pattern` (from its start) begins with; "" if unknown."""
     try:
-        return _analyse(pattern)[0]
+        return _analyse(pattern).prefix
     except InvalidRule:
         return ""
 
@@ -249,22 +287,54 @@ def _max_age_order(max_age: int | None) -> float:
     return math.inf if max_age is None else max_age
 
 
-def _combine(patterns: list[tuple[str, bool]]) -> list[re.Pattern[str]]:
-    """Compile (pattern, combinable) pairs into as few alternations as meaning allows.
+def _compiled(parsed: _ParsedPattern) -> re.Pattern[str]:
+    """Return the pattern compiled from its parse, else compile its text (raising InvalidRule if it is bad)."""
+    return parsed.compiled if parsed.compiled is not None else compile_pattern(parsed.pattern)
 
-    A path matches one of the returned patterns if and only if it matches one of `patterns`.
+
+def _combine(patterns: Sequence[_ParsedPattern]) -> list[re.Pattern[str]]:
+    """Compile parsed patterns into as few alternations as meaning allows.
+
+    A path matches one of the returned patterns if and only if it matches one of `patterns`. A pattern
+    alone in its group is already compiled from its one parse; patterns that share a group are joined
+    and compiled together (the joined text is parsed once more: measured, that costs less than keeping
+    every parsed tree alive for the garbage collector to walk).
     """
-    combinable = [pattern for pattern, can_combine in patterns if can_combine]
-    alone = [compile_pattern(pattern) for pattern, can_combine in patterns if not can_combine]
+    combinable = [parsed for parsed in patterns if parsed.combinable]
+    alone = [_compiled(parsed) for parsed in patterns if not parsed.combinable]
+    if len(combinable) == 1:
+        return [_compiled(combinable[0]), *alone]
     combined: list[re.Pattern[str]] = []
     for start in range(0, len(combinable), _CHUNK):
         chunk = combinable[start : start + _CHUNK]
         try:
-            combined.append(re.compile(chunk[0] if len(chunk) == 1 else "|".join(f"(?:{p})" for p in chunk)))
+            combined.append(re.compile("|".join(f"(?:{parsed.pattern})" for parsed in chunk)))
         except (re.error, OverflowError, RecursionError):
             # One is invalid (compile_pattern says which), or they do not mix: keep them apart.
-            combined.extend(compile_pattern(pattern) for pattern in chunk)
+            combined.extend(_compiled(parsed) for parsed in chunk)
     return combined + alone
+
+
+#: A rule that is a plain prefix: only characters that mean themselves, after an optional "^".
+_LITERAL_RULE = re.compile(r"\^?[^.^$*+?{}\[\]\\|()]*")
+
+
+class _Matcher(Protocol):
+    def match(self, path: str, /) -> object: ...
+
+
+class _Prefixes:
+    """Plain-prefix rules, matched with one `str.startswith`, as `re.Pattern.match` would match them."""
+
+    __slots__ = ("match",)
+
+    def __init__(self, prefixes: Iterable[str]) -> None:
+        # A C-level callable: `prefixes.match(path)` costs what `path.startswith(prefixes)` costs.
+        self.match = operator.methodcaller("startswith", tuple(prefixes))
+
+
+#: The rules under one index key with one freshness: its max-age order, and what matches them.
+_Group = tuple[float, list[_Matcher]]
 
 
 class PathIndex:
@@ -273,34 +343,49 @@ class PathIndex:
     `match(path)` returns the strictest max-age order (seconds, `math.inf` for "any age") among the rules
     that match, or None when none does. It looks up only the prefixes of `path` itself ("/", "/polls/",
     "/polls/1/"...), so its cost depends on the depth of the path, not on the number of rules.
+
+    A rule that is a plain prefix ("^/account/") is kept as a string: `re.match` of it and
+    `str.startswith` agree on every path, and a string costs nothing to compile.
     """
 
     def __init__(self, rules: Iterable[tuple[str, int | None]]) -> None:
-        grouped: dict[str, dict[int | None, list[tuple[str, bool]]]] = {}
+        literals: dict[str, dict[int | None, list[str]]] = {}
+        patterns: dict[str, dict[int | None, list[_ParsedPattern]]] = {}
         for pattern, max_age in rules:
-            prefix, combinable = _analyse(pattern)
-            grouped.setdefault(_key_of(prefix), {}).setdefault(max_age, []).append((pattern, combinable))
-        self._buckets: dict[str, list[tuple[float, list[re.Pattern[str]]]]] = {
-            key: sorted(
-                ((_max_age_order(max_age), _combine(patterns)) for max_age, patterns in by_age.items()),
-                key=lambda item: item[0],
-            )
-            for key, by_age in grouped.items()
-        }
+            if _LITERAL_RULE.fullmatch(pattern):
+                literal = pattern.removeprefix("^")
+                literals.setdefault(_key_of(literal), {}).setdefault(max_age, []).append(literal)
+            else:
+                parsed = _analyse(pattern, with_compiled=True)
+                patterns.setdefault(_key_of(parsed.prefix), {}).setdefault(max_age, []).append(parsed)
+        self._buckets: dict[str, list[_Group]] = {}
+        for key in literals.keys() | patterns.keys():
+            literal_groups = literals.get(key, {})
+            pattern_groups = patterns.get(key, {})
+            groups: list[_Group] = []
+            for max_age in literal_groups.keys() | pattern_groups.keys():
+                matchers: list[_Matcher] = [_Prefixes(literal_groups[max_age])] if max_age in literal_groups else []
+                matchers += _combine(pattern_groups.get(max_age, []))
+                groups.append((_max_age_order(max_age), matchers))
+            self._buckets[key] = sorted(groups, key=lambda group: group[0])
         self._unindexed = self._buckets.pop("", None)
+        self._root = self._buckets.pop("/", None)
+        # The first folder of every other key ("/polls/" of "/polls/1/"): a path in none of them is done
+        # with one set lookup, however many rules there are.
+        self._heads = frozenset(key[: key.find("/", 1) + 1] for key in self._buckets)
         # The depths (slashes in the key) that have rules: the only prefixes of a path worth looking up.
         depths = {key.count("/") for key in self._buckets}
         self._depth = max(depths, default=0)
         self._depths = frozenset(depths)
 
     def __bool__(self) -> bool:
-        return bool(self._buckets) or self._unindexed is not None
+        return bool(self._buckets) or self._unindexed is not None or self._root is not None
 
     @staticmethod
-    def _match_bucket(bucket: list[tuple[float, list[re.Pattern[str]]]], path: str) -> float | None:
-        for order, patterns in bucket:
-            for pattern in patterns:
-                if pattern.match(path):
+    def _match_bucket(bucket: list[_Group], path: str) -> float | None:
+        for order, matchers in bucket:
+            for matcher in matchers:
+                if matcher.match(path):
                     return order
         return None
 
@@ -309,20 +394,27 @@ class PathIndex:
         best: float | None = None
         if self._unindexed is not None:
             best = self._match_bucket(self._unindexed, path)
+        if self._root is not None and path.startswith("/"):
+            found = self._match_bucket(self._root, path)
+            if found is not None and (best is None or found < best):
+                best = found
+        if not self._depth:
+            return best
+        end = path.find("/", 1) + 1
+        if not end or path[:end] not in self._heads:
+            return best
         buckets = self._buckets
         depths = self._depths
-        end = 0
-        for depth in range(1, self._depth + 1):
+        for depth in range(2, self._depth + 1):
+            if depth in depths:
+                bucket = buckets.get(path[:end])
+                if bucket is not None:
+                    found = self._match_bucket(bucket, path)
+                    if found is not None and (best is None or found < best):
+                        best = found
             end = path.find("/", end) + 1
             if not end:
                 break
-            if depth not in depths:
-                continue
-            bucket = buckets.get(path[:end])
-            if bucket is not None:
-                found = self._match_bucket(bucket, path)
-                if found is not None and (best is None or found < best):
-                    best = found
         return best
 
 
@@ -407,43 +499,53 @@ class CompiledRules:
 
     def requirement(self, request: HttpRequest, view_func: Callable[..., Any] | None = None) -> Requirement | None:
         """Return what `request` needs to pass, or None when no rule protects it (or it is exempt)."""
-        order = self._required_order(request)
-        if order is None or self._is_exempt(request, view_func):
-            return None
-        return self._requirements[order]
-
-    def _required_order(self, request: HttpRequest) -> float | None:
+        # Every request of the site comes through here, most of them unprotected: the common case is
+        # inline, one dictionary lookup for a view outside any namespace.
         best: float | None = None
         if self.has_name_rules:
             match = getattr(request, "resolver_match", None)
             if match is not None:
-                best = self._match_names(match)
+                best = self.required_names.get(match.view_name)
+                if match.namespaces or match.app_names:
+                    best = self._match_namespaced(match, best)
         if self.has_path_rules:
-            path = request.path_info
-            # Other spellings only when the path has what makes them differ: most paths have none.
-            odd = "%" in path or "//" in path or "/." in path or "\\" in path
-            spellings = path_spellings(path) if odd else [path]
-            match_path = self.required_paths.match
-            for spelling in spellings:
-                found = match_path(spelling)
-                if found is not None and (best is None or found < best):
-                    best = found
-                if not spelling.endswith("/"):
-                    # A view may answer with or without the trailing slash ("^secret/?$").
-                    found = match_path(spelling + "/")
-                    if found is not None and (best is None or found < best):
-                        best = found
+            found = self._match_path(request.path_info)
+            if found is not None and (best is None or found < best):
+                best = found
+        if best is None or self._is_exempt(request, view_func):
+            return None
+        return self._requirements[best]
+
+    def _match_path(self, path: str) -> float | None:
+        if "%" in path or "//" in path or "/." in path or "\\" in path:
+            return self._match_spellings(path)
+        match_path = self.required_paths.match
+        best = match_path(path)
+        if not path.endswith("/"):
+            # A view may answer with or without the trailing slash ("^secret/?$").
+            found = match_path(path + "/")
+            if found is not None and (best is None or found < best):
+                best = found
         return best
 
-    def _match_names(self, match: ResolverMatch) -> float | None:
+    def _match_spellings(self, path: str) -> float | None:
+        """Match every spelling of a path that has what makes spellings differ (most paths have none)."""
+        match_path = self.required_paths.match
         best: float | None = None
-        if self.required_names:
-            best = self.required_names.get(match.view_name)
-            if match.app_names != match.namespaces and match.url_name:
-                # A rule on "polls:vote" covers every instance of the polls app, whatever its namespace.
-                found = self.required_names.get(":".join([*match.app_names, match.url_name]))
+        for spelling in path_spellings(path):
+            for candidate in (spelling,) if spelling.endswith("/") else (spelling, spelling + "/"):
+                found = match_path(candidate)
                 if found is not None and (best is None or found < best):
                     best = found
+        return best
+
+    def _match_namespaced(self, match: ResolverMatch, best: float | None) -> float | None:
+        """Return the strictest of `best` and the rules on the view's app-qualified name and namespaces."""
+        if self.required_names and match.app_names != match.namespaces and match.url_name:
+            # A rule on "polls:vote" covers every instance of the polls app, whatever its namespace.
+            found = self.required_names.get(":".join([*match.app_names, match.url_name]))
+            if found is not None and (best is None or found < best):
+                best = found
         if self.required_namespaces and match.namespaces:
             for spaces in _namespace_paths(match):
                 found = self.required_namespaces.get(spaces)
@@ -455,34 +557,31 @@ class CompiledRules:
         if view_func is not None and getattr(view_func, VIEW_ATTRIBUTE, None) is False:
             return True
         match = getattr(request, "resolver_match", None)
-        if match is not None and self._is_exempt_view(match):
-            return True
-        path = request.path
-        if self.login_path is not None and path == self.login_path:
-            return True
-        for prefix in self.exempt_prefixes:
-            if path.startswith(prefix) and all(spelling.startswith(prefix) for spelling in path_spellings(path)):
+        if match is not None:
+            if VERIFICATION_NAMESPACE in match.app_names or VERIFICATION_NAMESPACE in match.namespaces:
                 return True
+            if match.url_name in ALWAYS_EXEMPT_URL_NAMES or (
+                self.login_view_name is not None and match.view_name == self.login_view_name
+            ):
+                return True
+            if self.exempt_names and (
+                match.view_name in self.exempt_names
+                or (match.url_name and ":".join([*match.app_names, match.url_name]) in self.exempt_names)
+            ):
+                return True
+            if self.exempt_namespaces and any(spaces in self.exempt_namespaces for spaces in _namespace_paths(match)):
+                return True
+        path = request.path
+        if path == self.login_path:
+            return True
+        if self.exempt_prefixes and path.startswith(self.exempt_prefixes):
+            for prefix in self.exempt_prefixes:
+                if path.startswith(prefix) and all(spelling.startswith(prefix) for spelling in path_spellings(path)):
+                    return True
         if self.has_path_exemptions:
             # Fail closed: every spelling of the path must be exempt.
             return all(self.exempt_paths.match(spelling) is not None for spelling in path_spellings(request.path_info))
         return False
-
-    def _is_exempt_view(self, match: ResolverMatch) -> bool:
-        if VERIFICATION_NAMESPACE in match.app_names or VERIFICATION_NAMESPACE in match.namespaces:
-            return True
-        if match.url_name in ALWAYS_EXEMPT_URL_NAMES:
-            return True
-        if self.login_view_name is not None and match.view_name == self.login_view_name:
-            return True
-        if self.exempt_names and (
-            match.view_name in self.exempt_names
-            or (match.url_name and ":".join([*match.app_names, match.url_name]) in self.exempt_names)
-        ):
-            return True
-        return bool(self.exempt_namespaces) and any(
-            spaces in self.exempt_namespaces for spaces in _namespace_paths(match)
-        )
 
 
 def _namespace_paths(match: ResolverMatch) -> Iterable[str]:
