@@ -37,7 +37,7 @@ from django.utils.translation import gettext_lazy as _
 
 from verification import state
 from verification.redirects import REDIRECT_FIELD_NAME, is_safe_next
-from verification.rules import Requirement, requirement_for
+from verification.rules import Requirement, get_rules
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -76,6 +76,8 @@ class VerificationEnforcer:
                     "verification.middleware.VerificationRequiredMiddleware in MIDDLEWARE."
                 )
             user = request.user
+        # The real user, not its lazy stand-in: the check reads it several times.
+        user = state.unwrap_user(user)
         if not user.is_authenticated:
             return self.handle_anonymous(request)
         if state.is_verified(request, max_age, user=user):
@@ -208,6 +210,9 @@ class VerificationRequiredMiddleware(VerificationEnforcer, MiddlewareMixin):
 
     def __init__(self, get_response: Callable[..., Any]) -> None:
         super().__init__(get_response)
+        # Compile the rules now, so the worker pays for it before it serves, not its first request
+        # (after a settings change they are compiled again on first use). A bad rule stops start-up.
+        get_rules()
         if iscoroutinefunction(get_response):
             # Django adapts process_view by what it is: give an async stack a coroutine function.
             self.process_view = self.aprocess_view  # type: ignore[method-assign,assignment]
@@ -240,4 +245,4 @@ class VerificationRequiredMiddleware(VerificationEnforcer, MiddlewareMixin):
 
     def get_requirement(self, request: HttpRequest, view_func: Callable[..., Any]) -> Requirement | None:
         """Return what `request` needs under the settings' rules, or None to let it through untouched."""
-        return requirement_for(request, view_func)
+        return get_rules().requirement(request, view_func)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth import HASH_SESSION_KEY
-from django.utils.crypto import constant_time_compare
+from django.utils.functional import LazyObject, empty
 
 from verification.conf import conf
 
@@ -44,6 +44,20 @@ class VerifiedState:
         return (time.time() if now is None else now) - self.verified_at
 
 
+def unwrap_user(user: AnyUser) -> AnyUser:
+    """Return the user behind a lazy `request.user` (fetching it if need be), or `user` itself."""
+    # Django's LazyObject runs every attribute read through a Python __getattribute__, and answers one
+    # it does not define by raising and catching an AttributeError: a few microseconds a read, and the
+    # check on every protected request reads several. Its own slot is read past that, at C speed.
+    if isinstance(user, LazyObject):
+        wrapped: Any = object.__getattribute__(user, "_wrapped")
+        if wrapped is empty:
+            bool(user)  # a proxied method: it fetches the user
+            wrapped = object.__getattribute__(user, "_wrapped")
+        return cast("AnyUser", wrapped)
+    return user
+
+
 def _session_auth_hash(request: HttpRequest, user: AnyUser) -> str:
     # The hash authentication stored at login (and refreshed on a password change in this session);
     # recomputed only for a session logged in some other way.
@@ -67,28 +81,45 @@ def mark_verified(request: HttpRequest, number: str, *, user: AnyUser | None = N
     }
 
 
+def _verified_at(request: HttpRequest, user: AnyUser | None) -> int | None:
+    """Return when the session's verification was made, if it is whole and is the current user's; else None.
+
+    The one check behind `get_state` and `is_verified`: it binds the state to the user's primary key and
+    to the session's auth hash. It runs on every protected request, so it builds nothing and reads the
+    user itself, not through its lazy stand-in.
+    """
+    raw = request.session.get(SESSION_KEY)
+    if not isinstance(raw, dict):
+        return None
+    user = unwrap_user(request.user if user is None else user)
+    if not user.is_authenticated:
+        return None
+    try:
+        verified_at = int(raw["at"])
+        if "number" not in raw or str(raw["user"]) != str(user.pk):
+            return None
+        auth_hash = str(raw["hash"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    # Authentication has checked the session's auth hash against the user; comparing with it ends
+    # the state when the password changes (update_session_auth_hash stores the new hash). Both sides
+    # were written by the server into this same session and neither is compared with what a client
+    # sends, so a plain comparison leaks nothing through its timing.
+    if not auth_hash or auth_hash != _session_auth_hash(request, user):
+        return None
+    return verified_at
+
+
 def get_state(request: HttpRequest, *, user: AnyUser | None = None) -> VerifiedState | None:
     """Return the session's verification if it belongs to the current user and auth hash, else None.
 
     Reads only the session (already loaded by authentication); makes no query.
     """
-    raw = request.session.get(SESSION_KEY)
-    if not isinstance(raw, dict):
+    verified_at = _verified_at(request, user)
+    if verified_at is None:
         return None
-    user = request.user if user is None else user
-    if not user.is_authenticated:
-        return None
-    try:
-        state = VerifiedState(str(raw["user"]), str(raw["hash"]), str(raw["number"]), int(raw["at"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    if state.user_pk != str(user.pk):
-        return None
-    # Authentication has checked the session's auth hash against the user; comparing with it ends
-    # the state when the password changes (update_session_auth_hash stores the new hash).
-    if not state.auth_hash or not constant_time_compare(state.auth_hash, _session_auth_hash(request, user)):
-        return None
-    return state
+    raw = request.session[SESSION_KEY]
+    return VerifiedState(str(raw["user"]), str(raw["hash"]), str(raw["number"]), verified_at)
 
 
 async def aget_state(request: HttpRequest) -> VerifiedState | None:
@@ -101,11 +132,11 @@ def is_verified(request: HttpRequest, max_age: int | None = None, *, user: AnyUs
 
     With neither `max_age` nor VERIFICATION_MAX_AGE, a verification lasts as long as the session.
     """
-    state = get_state(request, user=user)
-    if state is None:
+    verified_at = _verified_at(request, user)
+    if verified_at is None:
         return False
     limit = conf.MAX_AGE if max_age is None else max_age
-    return limit is None or state.age() <= limit
+    return limit is None or time.time() - verified_at <= limit
 
 
 async def ais_verified(request: HttpRequest, max_age: int | None = None) -> bool:
