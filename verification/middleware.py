@@ -36,6 +36,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
 from verification import state
+from verification.conf import conf
 from verification.redirects import REDIRECT_FIELD_NAME, is_safe_next
 from verification.rules import Requirement, get_rules
 
@@ -68,7 +69,17 @@ class VerificationEnforcer:
     def check(
         self, request: HttpRequest, max_age: int | None = None, *, user: AnyUser | None = None
     ) -> HttpResponse | None:
-        """Return None if `request` may pass (a verification at most `max_age` seconds old), else the answer."""
+        """Return None if `request` may pass (a verification at most `max_age` seconds old, default
+        VERIFICATION_MAX_AGE), else the answer."""
+        return self.check_requirement(request, Requirement(conf.MAX_AGE if max_age is None else max_age), user=user)
+
+    def check_requirement(
+        self, request: HttpRequest, requirement: Requirement, *, user: AnyUser | None = None
+    ) -> HttpResponse | None:
+        """Return None if `request` meets `requirement` (its `max_age` as is: None is any age), else the answer.
+
+        The one decision behind `check` and the middleware.
+        """
         if user is None:
             if not hasattr(request, "user"):
                 raise ImproperlyConfigured(
@@ -80,9 +91,9 @@ class VerificationEnforcer:
         user = state.unwrap_user(user)
         if not user.is_authenticated:
             return self.handle_anonymous(request)
-        if state.is_verified(request, max_age, user=user):
+        if state.verified_within(request, requirement.max_age, user=user):
             return None
-        return self.handle_unverified(request, max_age)
+        return self.handle_unverified(request, requirement.max_age)
 
     async def acheck(self, request: HttpRequest, max_age: int | None = None) -> HttpResponse | None:
         """Async `check`: fetches the user with `request.auser()`."""
@@ -228,7 +239,7 @@ class VerificationRequiredMiddleware(VerificationEnforcer, MiddlewareMixin):
         requirement = self.get_requirement(request, view_func)
         if requirement is None:
             return None
-        return self.check(request, requirement.max_age)
+        return self.check_requirement(request, requirement)
 
     async def aprocess_view(
         self,
@@ -241,7 +252,9 @@ class VerificationRequiredMiddleware(VerificationEnforcer, MiddlewareMixin):
         requirement = self.get_requirement(request, view_func)
         if requirement is None:
             return None
-        return await self.acheck(request, requirement.max_age)
+        if not hasattr(request, "auser"):
+            return self.check_requirement(request, requirement)  # raises ImproperlyConfigured
+        return self.check_requirement(request, requirement, user=await request.auser())
 
     def get_requirement(self, request: HttpRequest, view_func: Callable[..., Any]) -> Requirement | None:
         """Return what `request` needs under the settings' rules, or None to let it through untouched."""

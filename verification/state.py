@@ -88,10 +88,14 @@ def _verified_at(request: HttpRequest, user: AnyUser | None) -> int | None:
     to the session's auth hash. It runs on every protected request, so it builds nothing and reads the
     user itself, not through its lazy stand-in.
     """
-    raw = request.session.get(SESSION_KEY)
+    session = request.session
+    raw = session.get(SESSION_KEY)
     if not isinstance(raw, dict):
         return None
-    user = unwrap_user(request.user if user is None else user)
+    if user is None:
+        user = request.user
+    if isinstance(user, LazyObject):
+        user = unwrap_user(user)
     if not user.is_authenticated:
         return None
     try:
@@ -105,7 +109,10 @@ def _verified_at(request: HttpRequest, user: AnyUser | None) -> int | None:
     # the state when the password changes (update_session_auth_hash stores the new hash). Both sides
     # were written by the server into this same session and neither is compared with what a client
     # sends, so a plain comparison leaks nothing through its timing.
-    if not auth_hash or auth_hash != _session_auth_hash(request, user):
+    stored = session.get(HASH_SESSION_KEY)
+    if not (isinstance(stored, str) and stored):
+        stored = _session_auth_hash(request, user)
+    if not auth_hash or auth_hash != stored:
         return None
     return verified_at
 
@@ -132,11 +139,17 @@ def is_verified(request: HttpRequest, max_age: int | None = None, *, user: AnyUs
 
     With neither `max_age` nor VERIFICATION_MAX_AGE, a verification lasts as long as the session.
     """
+    return verified_within(request, conf.MAX_AGE if max_age is None else max_age, user=user)
+
+
+def verified_within(request: HttpRequest, max_age: int | None, *, user: AnyUser | None = None) -> bool:
+    """Tell whether the current user verified within `max_age` seconds; None: at any time.
+
+    Unlike `is_verified`, no default applies: for callers that have resolved the freshness already,
+    such as the middleware with its rules (they save reading the setting on every request).
+    """
     verified_at = _verified_at(request, user)
-    if verified_at is None:
-        return False
-    limit = conf.MAX_AGE if max_age is None else max_age
-    return limit is None or time.time() - verified_at <= limit
+    return verified_at is not None and (max_age is None or time.time() - verified_at <= max_age)
 
 
 async def ais_verified(request: HttpRequest, max_age: int | None = None) -> bool:

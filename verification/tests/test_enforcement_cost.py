@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.sessions.backends.signed_cookies import SessionStore
@@ -20,12 +21,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from verification import rules, state
-from verification.middleware import VerificationRequiredMiddleware
-from verification.rules import PathIndex, get_rules
+from verification.middleware import VerificationEnforcer, VerificationRequiredMiddleware
+from verification.rules import PathIndex, Requirement, get_rules
 from verification.state import SESSION_KEY, VerifiedState
 
 NUMBER = "+447700900123"
 AUTH_HASH = "a" * 64
+T0 = 1_750_000_000
 
 
 def make_user(pk: int = 7) -> User:
@@ -231,3 +233,35 @@ def test_a_bad_rule_stops_the_middleware_from_starting(settings: Any) -> None:
     settings.VERIFICATION_REQUIRED_URLS = ["^/(oops/"]
     with pytest.raises(ImproperlyConfigured, match=r"verification\.E005"):
         VerificationRequiredMiddleware(lambda request: HttpResponse())
+
+
+# -- the freshness, resolved once -----------------------------------------------------------------------
+
+
+def test_verified_within_applies_no_default_and_is_verified_does(settings: Any) -> None:
+    request = make_request(make_user())
+    with time_machine.travel(T0, tick=False) as traveller:
+        state.mark_verified(request, NUMBER)
+        traveller.shift(120)
+        settings.VERIFICATION_MAX_AGE = 60
+        assert state.verified_within(request, None)
+        assert state.verified_within(request, 120)
+        assert not state.verified_within(request, 119)
+        assert not state.is_verified(request)
+        assert state.is_verified(request, 120)
+
+
+def test_check_applies_the_default_and_check_requirement_takes_it_as_given(settings: Any, db: Any) -> None:
+    request = make_request(make_user())
+    enforcer = VerificationEnforcer()
+    with time_machine.travel(T0, tick=False) as traveller:
+        state.mark_verified(request, NUMBER)
+        traveller.shift(120)
+        settings.VERIFICATION_MAX_AGE = 60
+        assert enforcer.check(request) is not None  # too old for the default
+        assert enforcer.check(request, 300) is None
+        # The rules resolved the freshness already: Requirement(None) is any age.
+        assert enforcer.check_requirement(request, Requirement(None)) is None
+        response = enforcer.check_requirement(request, Requirement(119))
+        assert response is not None
+        assert response.status_code == 302
