@@ -7,7 +7,6 @@ database they skip, except in CI's PostgreSQL + Redis pass, where a missing Post
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from verification import flow, signals
 from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.models import Challenge, VerifiedNumber
+from verification.tests.racing import race
 from verification.tests.servers import skip_or_fail
 
 pytestmark = [pytest.mark.multiworker, pytest.mark.django_db(transaction=True)]
@@ -36,29 +36,6 @@ def _postgresql_only() -> None:
 
 def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
-
-
-def race(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in `count` threads released at the same moment; return results (or exceptions)."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 @pytest.fixture

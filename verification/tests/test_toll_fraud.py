@@ -6,7 +6,6 @@ import itertools
 import logging
 import random
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +23,7 @@ from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import SendLimitExceeded
 from verification.models import Challenge, ThrottleLock, client_network, destination_region
 from verification.tests.helpers_enforcement import use_enforcement_urls
+from verification.tests.racing import race
 from verification.tests.servers import skip_or_fail
 
 HOUR = 3600
@@ -530,29 +530,6 @@ def postgresql() -> None:
 
 THREADS = 16
 LIMIT = 5
-
-
-def race(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run `work(i)` in `count` threads, each with its own connection, released together; return results or errors."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 @pytest.mark.multiworker
