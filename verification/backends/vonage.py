@@ -191,6 +191,10 @@ def _digits(number: str) -> str:
     return digits
 
 
+class _AlreadyOver(CodeExpired):
+    """A cancel found the request unknown or finished: nothing left to cancel."""
+
+
 class _VonageBackend(BaseVerifyBackend):
     """What both Vonage backends share: credentials, the per-thread SDK client, failures, checks."""
 
@@ -465,17 +469,13 @@ class VonageVerifyBackend(_VonageBackend):
         except (VonageError, ValueError) as exc:
             # The validation error quotes its input, the number included: name the error type only.
             raise Misconfigured(f"the settings make an invalid Verify request ({type(exc).__name__})") from None
-        client = self.client
-        try:
-            response = client.verify.start_verification(request)
-        except HttpRequestError as exc:
-            raise self._start_failure(exc, masked) from None
-        except requests.RequestException as exc:
-            raise self._network_failure("start", exc, request_id=None, masked=masked) from None
-        except (VonageError, ValueError, TypeError) as exc:
-            raise self._unavailable(
-                "start", f"unexpected response ({type(exc).__name__})", request_id=None, masked=masked
-            ) from None
+        response = self._call(
+            "start",
+            lambda verify: verify.start_verification(request),
+            request_id=None,
+            masked=masked,
+            http_failure=lambda exc: self._start_failure(exc, masked),
+        )
         logger.info("Vonage Verify v2 request %s started to %s by %s", response.request_id, masked, channel)
         return str(response.request_id)
 
@@ -501,17 +501,13 @@ class VonageVerifyBackend(_VonageBackend):
         """Return when `code` is right for the v2 request `request_id`; raise InvalidCode, CodeExpired..."""
         if not _REQUEST_ID.fullmatch(request_id):
             raise CodeExpired("not a Vonage request id", provider_request_id=request_id)
-        client = self.client
-        try:
-            response = client.verify.check_code(request_id, code)
-        except HttpRequestError as exc:
-            raise self._check_failure(exc, request_id) from None
-        except requests.RequestException as exc:
-            raise self._network_failure("check", exc, request_id=request_id, masked=None) from None
-        except (VonageError, ValueError, TypeError) as exc:
-            raise self._unavailable(
-                "check", f"unexpected response ({type(exc).__name__})", request_id=request_id, masked=None
-            ) from None
+        response = self._call(
+            "check",
+            lambda verify: verify.check_code(request_id, code),
+            request_id=request_id,
+            masked=None,
+            http_failure=lambda exc: self._check_failure(exc, request_id),
+        )
         if response.status != "completed":
             raise self._unavailable(
                 "check", f"unexpected status {response.status!r}", request_id=request_id, masked=None
@@ -545,23 +541,47 @@ class VonageVerifyBackend(_VonageBackend):
         """
         if not _REQUEST_ID.fullmatch(request_id):
             return
+        try:
+            self._call(
+                "cancel",
+                lambda verify: verify.cancel_verification(request_id),
+                request_id=request_id,
+                masked=None,
+                http_failure=lambda exc: self._cancel_failure(exc, request_id),
+            )
+        except _AlreadyOver:
+            return
+        logger.info("Vonage Verify v2 request %s cancelled", request_id)
+
+    def _cancel_failure(self, exc: HttpRequestError, request_id: str) -> VerificationError:
+        status = exc.response.status_code
+        if status in (404, 410):
+            return _AlreadyOver("unknown or finished", provider_request_id=request_id)
+        if status == 409:
+            return ConcurrentVerification("Vonage cannot cancel it now", provider_request_id=request_id)
+        return self._http_failure("cancel", exc, request_id=request_id, masked=None)
+
+    def _call(
+        self,
+        operation: str,
+        call: Callable[[Any], Any],
+        *,
+        request_id: str | None,
+        masked: str | None,
+        http_failure: Callable[[HttpRequestError], VerificationError],
+    ) -> Any:
+        """Run `call(client.verify)`, turning every SDK and network failure into one of the app's exceptions."""
         client = self.client
         try:
-            client.verify.cancel_verification(request_id)
+            return call(client.verify)
         except HttpRequestError as exc:
-            status = exc.response.status_code
-            if status in (404, 410):
-                return
-            if status == 409:
-                raise ConcurrentVerification("Vonage cannot cancel it now", provider_request_id=request_id) from None
-            raise self._http_failure("cancel", exc, request_id=request_id, masked=None) from None
+            raise http_failure(exc) from None
         except requests.RequestException as exc:
-            raise self._network_failure("cancel", exc, request_id=request_id, masked=None) from None
+            raise self._network_failure(operation, exc, request_id=request_id, masked=masked) from None
         except (VonageError, ValueError, TypeError) as exc:
             raise self._unavailable(
-                "cancel", f"unexpected response ({type(exc).__name__})", request_id=request_id, masked=None
+                operation, f"unexpected response ({type(exc).__name__})", request_id=request_id, masked=masked
             ) from None
-        logger.info("Vonage Verify v2 request %s cancelled", request_id)
 
     @classmethod
     def _check_credentials(cls) -> list[CheckMessage]:
