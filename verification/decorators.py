@@ -16,33 +16,47 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
 
-from verification.middleware import VerificationEnforcer
+from verification.enforcement import VerificationEnforcer
 from verification.rules import VIEW_ATTRIBUTE
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
+__all__ = [
+    "VerificationNotRequiredMixin",
+    "VerificationRequiredMixin",
+    "verification_not_required",
+    "verification_required",
+]
+
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
-#: The view attribute holding a decorated view's own `max_age`.
-MAX_AGE_ATTRIBUTE = "verification_max_age"
 
 
 @overload
-def verification_required(function: ViewFunc, *, max_age: int | None = None) -> ViewFunc: ...
+def verification_required(
+    function: ViewFunc, *, max_age: int | None = None, enforcer_class: type[VerificationEnforcer] = ...
+) -> ViewFunc: ...
 
 
 @overload
-def verification_required(function: None = None, *, max_age: int | None = None) -> Callable[[ViewFunc], ViewFunc]: ...
+def verification_required(
+    function: None = None, *, max_age: int | None = None, enforcer_class: type[VerificationEnforcer] = ...
+) -> Callable[[ViewFunc], ViewFunc]: ...
 
 
 def verification_required(
-    function: ViewFunc | None = None, *, max_age: int | None = None
+    function: ViewFunc | None = None,
+    *,
+    max_age: int | None = None,
+    enforcer_class: type[VerificationEnforcer] = VerificationEnforcer,
 ) -> ViewFunc | Callable[[ViewFunc], ViewFunc]:
     """Let only users who verified their phone (within `max_age` seconds, default VERIFICATION_MAX_AGE) in.
 
-    Anonymous users go to LOGIN_URL, unverified ones to the verification flow, both with `next`.
+    Anonymous users go to LOGIN_URL, unverified ones to the verification flow, both with `next`; a
+    subclass of VerificationEnforcer given as `enforcer_class` changes where and how, as
+    `verification_enforcer_class` does for the mixin.
     """
-    enforcer = VerificationEnforcer()
+    enforcer = enforcer_class()
 
     def decorator(view_func: ViewFunc) -> ViewFunc:
         if iscoroutinefunction(view_func):
@@ -65,7 +79,6 @@ def verification_required(
             wrapper = _sync_view
         wrapper = wraps(view_func)(wrapper)
         setattr(wrapper, VIEW_ATTRIBUTE, True)
-        setattr(wrapper, MAX_AGE_ATTRIBUTE, max_age)
         return wrapper  # type: ignore[return-value]
 
     if function is not None:
@@ -111,7 +124,6 @@ class VerificationRequiredMixin:
         """Return the view function, marked as protected for introspection."""
         view: Callable[..., HttpResponseBase] = super().as_view(**initkwargs)  # type: ignore[misc]
         setattr(view, VIEW_ATTRIBUTE, True)
-        setattr(view, MAX_AGE_ATTRIBUTE, cls.verification_max_age)
         return view
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

@@ -1,6 +1,34 @@
-"""The one exception hierarchy that Verify backends raise and the flow turns into messages."""
+"""Every exception a caller of the app may catch, each with a stable `code`.
+
+`VerificationError` and its subclasses are what backends and the flow raise; `verification.errors`
+turns each `code` into the user's message, an HTTP status and the next step. `InvalidRule` is a
+configuration error in the URL rules, reported by the system checks.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+__all__ = [
+    "CodeExpired",
+    "ConcurrentVerification",
+    "InvalidCode",
+    "InvalidNumber",
+    "InvalidRule",
+    "Misconfigured",
+    "NoPendingVerification",
+    "NumberChangeNotAllowed",
+    "NumberRefused",
+    "ProviderThrottled",
+    "ProviderUnavailable",
+    "SendLimitExceeded",
+    "TooManyAttempts",
+    "VerificationError",
+    "WrongCode",
+]
 
 
 class VerificationError(Exception):
@@ -17,6 +45,16 @@ class InvalidCode(VerificationError):
     """The code does not match; the user may try again."""
 
     code = "invalid_code"
+
+
+class WrongCode(InvalidCode):
+    """The code is wrong and the challenge still lives; `attempts_left` more codes may be tried."""
+
+    code = "wrong_code"
+
+    def __init__(self, message: str = "", *, attempts_left: int, provider_request_id: str | None = None) -> None:
+        super().__init__(message, provider_request_id=provider_request_id)
+        self.attempts_left = attempts_left
 
 
 class CodeExpired(VerificationError):
@@ -41,6 +79,17 @@ class InvalidNumber(VerificationError):
     """The number cannot receive a code (invalid, unsupported or refused destination)."""
 
     code = "invalid_number"
+
+
+class NumberRefused(InvalidNumber):
+    """A number refused before any provider is asked; `reason` is a stable code, `user_message` says why."""
+
+    code = "number_refused"
+
+    def __init__(self, reason: str, user_message: str | StrOrPromise) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.user_message = user_message
 
 
 class ProviderThrottled(VerificationError):
@@ -103,3 +152,13 @@ class NumberChangeNotAllowed(VerificationError):
     def __init__(self, message: str = "", *, reason: str, provider_request_id: str | None = None) -> None:
         super().__init__(message or f"number change refused: {reason}", provider_request_id=provider_request_id)
         self.reason = reason
+
+
+class InvalidRule(ValueError):
+    """A URL rule that cannot be used; `check_id` is the system check that reports it."""
+
+    code = "invalid_rule"
+
+    def __init__(self, message: str, check_id: str) -> None:
+        super().__init__(message)
+        self.check_id = check_id

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from verification.channels import label as channel_label
 from verification.conf import conf
+from verification.exceptions import NumberRefused
 from verification.flow import is_well_formed_code
-from verification.phone import MAX_INPUT_LENGTH, NumberRefused, parse_number
+from verification.phone import MAX_INPUT_LENGTH, parse_number
 
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
-
-CHANNEL_LABELS: dict[str, StrOrPromise] = {
-    "sms": _("Text message (SMS)"),
-    "voice": _("Voice call"),
-    "whatsapp": _("WhatsApp"),
-    "email": _("E-mail"),
-}
-#: How a sentence names each channel: "We sent a code to ... by text message."
-CHANNEL_NOUNS: dict[str, StrOrPromise] = {
-    "sms": _("text message"),
-    "voice": _("voice call"),
-    "whatsapp": _("WhatsApp"),
-    "email": _("e-mail"),
-}
+__all__ = ["CodeForm", "PhoneForm", "channel_field"]
 
 
 class TelInput(forms.TextInput):
@@ -83,12 +70,12 @@ class PhoneForm(BootstrapErrorsMixin, forms.Form):
             raise ValidationError(exc.user_message, code=exc.reason) from None
 
 
-def channel_field(channels: Sequence[str]) -> forms.ChoiceField:
-    """Return a radio choice between `channels`, the first one preselected."""
+def channel_field(codes: Sequence[str]) -> forms.ChoiceField:
+    """Return a radio choice between the channels `codes`, the first one preselected."""
     return forms.ChoiceField(
         label=_("Send the code by"),
-        choices=[(channel, CHANNEL_LABELS.get(channel, channel)) for channel in channels],
-        initial=channels[0],
+        choices=[(code, channel_label(code)) for code in codes],
+        initial=codes[0],
         widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
 

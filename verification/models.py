@@ -2,57 +2,24 @@
 
 from __future__ import annotations
 
-import ipaddress
-from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from verification.conf import conf
-from verification.phone import mask_number
+from verification.network import client_network
+from verification.phone import destination_region, mask_number
+
+__all__ = ["Challenge", "LocalCode", "ThrottleLock", "VerifiedNumber"]
 
 #: E.164 is at most 15 digits after the "+".
 NUMBER_LENGTH = 16
 #: ISO 3166 codes have two letters; phonenumbers says "001" for non-geographic numbers (+800, +882...).
 REGION_LENGTH = 3
-#: phonenumbers' own name for a region it cannot tell.
-UNKNOWN_REGION = "ZZ"
 #: The longest IPv6 network written out: 39 characters of address, then "/128".
 NETWORK_LENGTH = 43
-
-
-def destination_region(number: str) -> str:
-    """Return the region code of the E.164 `number` ("GB", "001" for non-geographic), or "ZZ" if unknown."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return UNKNOWN_REGION
-    return phonenumbers.region_code_for_number(parsed) or UNKNOWN_REGION
-
-
-def client_network(ip: str | None, ipv6_prefix: int | None = None) -> str:
-    """Return what a client address is budgeted by: an IPv4 address itself, an IPv6 address's network.
-
-    An IPv6 subscriber usually holds a whole /64 (VERIFICATION_IPV6_PREFIX) and can use any address in
-    it, so each address must not get a budget of its own. IPv4-mapped IPv6 addresses count as IPv4.
-    "" for no address.
-    """
-    if not ip:
-        return ""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip  # not an address (never from throttling.client_ip): budgeted by its own text
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        prefix = conf.IPV6_PREFIX if ipv6_prefix is None else ipv6_prefix
-        return str(ipaddress.IPv6Network((address, prefix), strict=False))
-    return str(address)
 
 
 class VerifiedNumber(models.Model):
@@ -140,10 +107,6 @@ class Challenge(models.Model):
     def masked(self) -> str:
         """The number with most digits hidden, for pages and logs."""
         return mask_number(self.number)
-
-    def is_live(self, now: datetime | None = None) -> bool:
-        """Tell whether this challenge still waits for its code."""
-        return self.status == self.Status.PENDING and self.expires_at > (now or timezone.now())
 
 
 class LocalCode(models.Model):

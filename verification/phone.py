@@ -1,4 +1,4 @@
-"""Parse phone numbers to E.164 with `phonenumbers`, refuse those that cannot take a code, and mask them."""
+"""Phone numbers: parse to E.164 with `phonenumbers`, refuse those that cannot take a code, mask, tell the region."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType
 
 from verification.conf import conf
-from verification.exceptions import InvalidNumber
+from verification.exceptions import NumberRefused
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+__all__ = ["MAX_INPUT_LENGTH", "REFUSED_TYPES", "UNKNOWN_REGION", "destination_region", "mask_number", "parse_number"]
+
 #: Longer input is refused before parsing: no real number, however formatted, needs more.
 MAX_INPUT_LENGTH = 64
 MASK = "•••• ••"
+#: phonenumbers' own name for a region it cannot tell.
+UNKNOWN_REGION = "ZZ"
 
 #: Number types that cannot receive a code, or must not (someone else pays, or it is not one person's phone).
 REFUSED_TYPES: dict[int, StrOrPromise] = {
@@ -29,15 +33,6 @@ REFUSED_TYPES: dict[int, StrOrPromise] = {
     PhoneNumberType.PERSONAL_NUMBER: _("Codes cannot be sent to personal (forwarding) numbers."),
     PhoneNumberType.VOICEMAIL: _("Codes cannot be sent to voicemail access numbers."),
 }
-
-
-class NumberRefused(InvalidNumber):
-    """A number refused before any provider is asked; `reason` is a stable code, `user_message` says why."""
-
-    def __init__(self, reason: str, user_message: str | StrOrPromise) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.user_message = user_message
 
 
 def parse_number(
@@ -95,3 +90,12 @@ def mask_number(number: str | None) -> str:
     # Short numbers keep fewer digits visible, so the mask still hides most of them.
     visible = 4 if len(national) >= 8 else 2
     return f"+{parsed.country_code} {MASK}{national[-visible:]}"
+
+
+def destination_region(number: str) -> str:
+    """Return the region code of the E.164 `number` ("GB", "001" for non-geographic), or "ZZ" if unknown."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return UNKNOWN_REGION
+    return phonenumbers.region_code_for_number(parsed) or UNKNOWN_REGION

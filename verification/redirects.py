@@ -1,27 +1,24 @@
-"""The one safe-`next` helper that every redirect of the app goes through."""
+"""Is this `next` safe? The one check that every redirect of the app to a caller's URL goes through."""
 
 from __future__ import annotations
 
 import unicodedata
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.shortcuts import resolve_url
-from django.urls import Resolver404, get_script_prefix, resolve
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from verification.paths import NEVER_A_NEXT_TARGET, path_spellings, resolve_site_path
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-REDIRECT_FIELD_NAME = "next"
-#: URL names that are never a target: following them after verifying would loop or log the user out.
-FORBIDDEN_URL_NAMES = frozenset({"logout"})
-FORBIDDEN_NAMESPACES = frozenset({"verification"})
+__all__ = ["MAX_NEXT_LENGTH", "default_redirect_url", "is_safe_next", "safe_next_url"]
+
 #: Longer values are refused: no page of the site needs one, and they are a favourite of scanners.
 MAX_NEXT_LENGTH = 2048
-#: Percent-decoding rounds tried; a value still changing after them is refused.
-_DECODE_ROUNDS = 4
 #: Unicode categories refused anywhere in `next`: controls, invisible format characters, separators.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 
@@ -29,21 +26,6 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
 def default_redirect_url() -> str:
     """Where to go when `next` is missing or unsafe: LOGIN_REDIRECT_URL."""
     return resolve_url(settings.LOGIN_REDIRECT_URL)
-
-
-def _spellings(url: str) -> list[str] | None:
-    """Return `url` decoded 0, 1, 2... times until stable (and NFKC-folded), or None if it never settles."""
-    spellings = [url]
-    for _ in range(_DECODE_ROUNDS):
-        decoded = unquote(spellings[-1])
-        if decoded == spellings[-1]:
-            break
-        spellings.append(decoded)
-    else:
-        return None
-    # Browsers and proxies may fold U+FF0F (fullwidth solidus) and friends into their ASCII look-alikes.
-    spellings += [unicodedata.normalize("NFKC", spelling) for spelling in spellings]
-    return spellings
 
 
 def _is_plain_path(candidate: str) -> bool:
@@ -58,9 +40,10 @@ def is_safe_next(url: str | None, request: HttpRequest | None = None) -> bool:
     """Tell whether `url` is a same-site path that may be redirected to after verification.
 
     Only a relative path with exactly one leading "/" passes: printable ASCII as sent, no scheme, no
-    host, no backslash; its path part free of whitespace, control and invisible characters even once
-    or twice percent-decoded; at most MAX_NEXT_LENGTH characters; not a verification page or logout.
-    Django's `url_has_allowed_host_and_scheme` must agree too.
+    host, no backslash; every spelling of its path (`verification.paths.path_spellings`: decoded until
+    it settles, NFKC-folded, slashes and dot segments resolved) a plain path free of whitespace, control
+    and invisible characters, and none of them a verification page or logout; at most MAX_NEXT_LENGTH
+    characters. Django's `url_has_allowed_host_and_scheme` must agree too.
     """
     if not url or not isinstance(url, str) or len(url) > MAX_NEXT_LENGTH:
         return False
@@ -69,8 +52,8 @@ def is_safe_next(url: str | None, request: HttpRequest | None = None) -> bool:
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
         return False
-    spellings = _spellings(parts.path)
-    if spellings is None or not all(_is_plain_path(spelling) for spelling in spellings):
+    spellings, settled = path_spellings(parts.path)
+    if not settled or not all(_is_plain_path(spelling) for spelling in spellings):
         return False
     allowed_hosts = {request.get_host()} if request is not None else set()
     if not url_has_allowed_host_and_scheme(url, allowed_hosts=allowed_hosts, require_https=False):
@@ -79,16 +62,8 @@ def is_safe_next(url: str | None, request: HttpRequest | None = None) -> bool:
 
 
 def _is_forbidden_target(path: str) -> bool:
-    prefix = get_script_prefix()
-    if prefix != "/" and path.startswith(prefix):
-        path = "/" + path[len(prefix) :]
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return False
-    return match.url_name in FORBIDDEN_URL_NAMES or bool(
-        FORBIDDEN_NAMESPACES.intersection(match.namespaces) or FORBIDDEN_NAMESPACES.intersection(match.app_names)
-    )
+    match = resolve_site_path(path)
+    return match is not None and NEVER_A_NEXT_TARGET.contains(match)
 
 
 def safe_next_url(url: str | None, request: HttpRequest | None = None) -> str:

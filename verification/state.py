@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from django.contrib.auth import HASH_SESSION_KEY
-from django.utils.functional import LazyObject, empty
+from django.middleware.csrf import rotate_token
+from django.utils.functional import LazyObject
 
 from verification.conf import conf
 
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     AnyUser = AbstractBaseUser | AnonymousUser
+
+__all__ = [
+    "SESSION_KEY",
+    "VerifiedState",
+    "aget_state",
+    "ais_verified",
+    "clear",
+    "get_state",
+    "is_verified",
+    "mark_session_verified",
+    "mark_verified",
+    "unwrap_user",
+    "verified_within",
+]
 
 SESSION_KEY = "_verification"
 
@@ -46,16 +61,13 @@ class VerifiedState:
 
 def unwrap_user(user: AnyUser) -> AnyUser:
     """Return the user behind a lazy `request.user` (fetching it if need be), or `user` itself."""
-    # Django's LazyObject runs every attribute read through a Python __getattribute__, and answers one
-    # it does not define by raising and catching an AttributeError: a few microseconds a read, and the
-    # check on every protected request reads several. Its own slot is read past that, at C speed.
-    if isinstance(user, LazyObject):
-        wrapped: Any = object.__getattribute__(user, "_wrapped")
-        if wrapped is empty:
-            bool(user)  # a proxied method: it fetches the user
-            wrapped = object.__getattribute__(user, "_wrapped")
-        return cast("AnyUser", wrapped)
-    return user
+    # Every attribute read through Django's lazy `request.user` runs Python code, and the check on every
+    # protected request reads several. One read through it gives a bound method of the real user, and a
+    # bound method knows its object (`__self__`): every later read is then a plain one.
+    if not isinstance(user, LazyObject):
+        return user
+    method = getattr(user, "get_username", None)
+    return cast("AnyUser", getattr(method, "__self__", user))
 
 
 def _session_auth_hash(request: HttpRequest, user: AnyUser) -> str:
@@ -79,6 +91,14 @@ def mark_verified(request: HttpRequest, number: str, *, user: AnyUser | None = N
         "number": number,
         "at": int(time.time()),
     }
+
+
+def mark_session_verified(request: HttpRequest, number: str) -> None:
+    """Mark the session verified for `number`, then give it a new key and a new CSRF token."""
+    mark_verified(request, number)
+    # A new session key and CSRF token: whatever an attacker fixed or saw before is worthless now.
+    request.session.cycle_key()
+    rotate_token(request)
 
 
 def _verified_at(request: HttpRequest, user: AnyUser | None) -> int | None:

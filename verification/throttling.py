@@ -24,10 +24,9 @@ inside an outer transaction (ATOMIC_REQUESTS): the locks would be held until it 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +38,23 @@ from django.db.models import Q, QuerySet
 from verification import signals
 from verification.conf import conf
 from verification.exceptions import SendLimitExceeded
-from verification.models import Challenge, ThrottleLock, client_network, destination_region
+from verification.models import Challenge, ThrottleLock
+from verification.network import client_network
+from verification.phone import destination_region
+
+__all__ = [
+    "CIRCUIT_BREAKER_SCOPES",
+    "SCOPE_COOLDOWN",
+    "SCOPE_GLOBAL",
+    "SCOPE_IP",
+    "SCOPE_NUMBER",
+    "SCOPE_REGION",
+    "SCOPE_USER",
+    "Budget",
+    "cooldown_retry_after",
+    "region_send_limit",
+    "send_slot",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,28 +79,6 @@ COOLDOWN_STATUSES = (
     Challenge.Status.EXPIRED,
     Challenge.Status.LOCKED,
 )
-
-
-def client_ip(meta: Mapping[str, Any]) -> str | None:
-    """Return the client's address: the right-most one in VERIFICATION_CLIENT_IP_HEADER, else REMOTE_ADDR.
-
-    The right-most entry is the one the trusted proxy appended; anything to its left is what the
-    client claimed. A value that is not an IP address is ignored; None when nothing valid is found.
-    """
-    header = conf.CLIENT_IP_HEADER
-    if header:
-        entries = str(meta.get(header, "")).split(",")
-        candidate = _valid_ip(entries[-1])
-        if candidate:
-            return candidate
-    return _valid_ip(str(meta.get("REMOTE_ADDR", "")))
-
-
-def _valid_ip(value: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

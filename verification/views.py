@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,110 +16,30 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import flow, state, throttling
+from verification import channels, flow, network, state
 from verification.conf import conf
-from verification.exceptions import (
-    CodeExpired,
-    ConcurrentVerification,
-    InvalidCode,
-    InvalidNumber,
-    Misconfigured,
-    NoPendingVerification,
-    NumberChangeNotAllowed,
-    ProviderThrottled,
-    ProviderUnavailable,
-    SendLimitExceeded,
-    TooManyAttempts,
-    VerificationError,
-)
-from verification.forms import CHANNEL_NOUNS, CodeForm, PhoneForm, channel_field
+from verification.errors import RETRY, WAIT, describe, outcome_for, wait_text
+from verification.exceptions import NoPendingVerification, NumberChangeNotAllowed, SendLimitExceeded, VerificationError
+from verification.forms import CodeForm, PhoneForm, channel_field
 from verification.models import Challenge
-from verification.phone import NumberRefused
-from verification.redirects import REDIRECT_FIELD_NAME, default_redirect_url, is_safe_next, safe_next_url
+from verification.paths import REDIRECT_FIELD_NAME, with_next
+from verification.redirects import default_redirect_url, is_safe_next, safe_next_url
+from verification.throttling import SCOPE_COOLDOWN
 
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
+__all__ = ["cancel", "confirm", "phone", "resend", "send"]
 
 #: Posted by the one-click button that sends a code to the number already on file.
 USE_SAVED_FIELD = "use_saved_number"
 #: ?other=1 asks for the number form even when a verified number is on file (shown only when a change is
 #: allowed). Posted with USE_SAVED_FIELD, it means "verify the number on file, then come back to change it".
 OTHER_NUMBER_FIELD = "other"
-
-
-def wait_text(seconds: int) -> str:
-    """Say how long to wait, in seconds under a minute, else in minutes (rounded up)."""
-    if seconds < 60:
-        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
-    minutes = math.ceil(seconds / 60)
-    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
-
-
-def describe_error(exc: VerificationError) -> str | StrOrPromise:
-    """Return the message a user sees for `exc`, saying what to do next."""
-    if isinstance(exc, SendLimitExceeded):
-        if exc.scope == throttling.SCOPE_COOLDOWN:
-            return _("A code was sent only a moment ago. You can ask for a new one in %(wait)s.") % {
-                "wait": wait_text(exc.retry_after)
-            }
-        if exc.scope == throttling.SCOPE_REGION:
-            return _("Codes cannot be sent to this destination right now. Try again in %(wait)s.") % {
-                "wait": wait_text(exc.retry_after)
-            }
-        if exc.scope == throttling.SCOPE_GLOBAL:
-            return _("Codes cannot be sent right now. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
-        return _("Too many codes have been requested. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
-    if isinstance(exc, NumberRefused):
-        return exc.user_message
-    if isinstance(exc, flow.WrongCode):
-        return ngettext(
-            "That code is not right. You can try %(count)d more time.",
-            "That code is not right. You can try %(count)d more times.",
-            exc.attempts_left,
-        ) % {"count": exc.attempts_left}
-    messages_by_class: list[tuple[type[VerificationError], StrOrPromise]] = [
-        (InvalidNumber, _("This number cannot receive a code. Check it, or use another number.")),
-        (ConcurrentVerification, _("A code is already on its way to this number. Wait a minute, then try again.")),
-        (TooManyAttempts, _("Too many wrong codes: that code no longer works. Ask for a new code.")),
-        (NoPendingVerification, _("No code is waiting to be confirmed. Ask for a new code.")),
-        (CodeExpired, _("That code has expired. Ask for a new code.")),
-        (InvalidCode, _("That code is not right.")),
-        (ProviderUnavailable, _("We could not reach the messaging service. Please try again in a moment.")),
-        (Misconfigured, _("Phone verification is not available right now. Please try again later.")),
-    ]
-    if isinstance(exc, NumberChangeNotAllowed):
-        if exc.reason == NumberChangeNotAllowed.STALE:
-            return _(
-                "You verified your current number too long ago to change it now. "
-                "Verify your current number again, then enter the new one."
-            )
-        return _("To use another number, first verify your current number. Then you can enter the new one.")
-    if isinstance(exc, ProviderThrottled):
-        if exc.retry_after:
-            return _("The messaging service is busy. Try again in %(wait)s.") % {"wait": wait_text(exc.retry_after)}
-        return _("The messaging service is busy. Try again in a few minutes.")
-    for exception_class, message in messages_by_class:
-        if isinstance(exc, exception_class):
-            return message
-    return _("Something went wrong with the verification. Please try again.")
-
-
-def status_for(exc: VerificationError) -> int:
-    """Return the HTTP status of a page that shows `exc` next to a field."""
-    if isinstance(exc, SendLimitExceeded | ProviderThrottled):
-        return 429
-    if isinstance(exc, ProviderUnavailable | Misconfigured):
-        return 503
-    if isinstance(exc, NumberChangeNotAllowed):
-        return 403
-    return 400
 
 
 def verification_view(*methods: Callable[..., Any]) -> Callable[[Callable[..., HttpResponse]], Any]:
@@ -183,7 +102,7 @@ def send(request: HttpRequest) -> HttpResponse:
             user,  # type: ignore[arg-type]
             number,
             channel=channel,
-            ip=throttling.client_ip(request.META),
+            ip=network.client_ip(request.META),
             locale=get_language(),
             verification=verification,
         )
@@ -191,7 +110,7 @@ def send(request: HttpRequest) -> HttpResponse:
         return _change_refused(request, next_url, exc)
     except SendLimitExceeded as exc:
         pending = flow.pending_challenge(user)  # type: ignore[arg-type]
-        if exc.scope == throttling.SCOPE_COOLDOWN and pending is not None and pending.number == number:
+        if exc.scope == SCOPE_COOLDOWN and pending is not None and pending.number == number:
             # A double submission, or the back button: the code sent a moment ago is the one to enter.
             messages.info(
                 request, _("A code was just sent to %(number)s. Enter it below.") % {"number": pending.masked}
@@ -223,33 +142,32 @@ def confirm(request: HttpRequest) -> HttpResponse:
         refusal = flow.number_refusal(flow.verified_number(user), challenge.number, verification)  # type: ignore[arg-type]
         if refusal is not None:
             # Checked again (and the code cancelled) on POST; a GET changes nothing.
-            messages.error(request, describe_error(refusal))
+            messages.error(request, describe(refusal))
             return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
         return _render_confirm(request, CodeForm(initial={"next": next_url}), challenge, next_url)
 
     form = CodeForm(request.POST)
     if not form.is_valid():
         if challenge is None:
-            messages.warning(request, describe_error(NoPendingVerification()))
+            messages.warning(request, describe(NoPendingVerification()))
             return _redirect("verification:phone", next_url)
         return _render_confirm(request, form, challenge, next_url, status=400)
     try:
         verified = flow.check_code(user, form.cleaned_data["code"], verification=verification)  # type: ignore[arg-type]
     except NumberChangeNotAllowed as exc:
-        messages.error(request, describe_error(exc))
+        messages.error(request, describe(exc))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
-    except (InvalidCode, ProviderUnavailable, ProviderThrottled, Misconfigured) as exc:
-        challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
-        if challenge is None:
-            messages.error(request, describe_error(exc))
-            return _redirect("verification:phone", next_url)
-        form.add_error("code", describe_error(exc))
-        return _render_confirm(request, form, challenge, next_url, status=status_for(exc))
     except VerificationError as exc:
-        # TooManyAttempts, CodeExpired, NoPendingVerification...: this challenge is over; start again.
-        messages.error(request, describe_error(exc))
-        return _redirect("verification:phone", next_url)
-    flow.mark_session_verified(request, verified.number)
+        # A code that may be tried again stays on this page while its challenge lives; any other failure
+        # (too many attempts, expired, no code waiting...) ends this challenge: start again.
+        challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
+        outcome = outcome_for(exc)
+        if challenge is None or outcome.next_step not in (RETRY, WAIT):
+            messages.error(request, describe(exc))
+            return _redirect("verification:phone", next_url)
+        form.add_error("code", describe(exc))
+        return _render_confirm(request, form, challenge, next_url, status=outcome.status)
+    state.mark_session_verified(request, verified.number)
     messages.success(request, _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked})
     if _then_change(request):
         messages.info(request, _("Now enter your new phone number."))
@@ -266,15 +184,15 @@ def resend(request: HttpRequest) -> HttpResponse:
     try:
         challenge = flow.resend_code(
             user,  # type: ignore[arg-type]
-            ip=throttling.client_ip(request.META),
+            ip=network.client_ip(request.META),
             locale=get_language(),
             verification=state.get_state(request),
         )
     except NumberChangeNotAllowed as exc:
-        messages.error(request, describe_error(exc))
+        messages.error(request, describe(exc))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
     except VerificationError as exc:
-        messages.error(request, describe_error(exc))
+        messages.error(request, describe(exc))
         pending = flow.pending_challenge(user)  # type: ignore[arg-type]
         return _redirect("verification:confirm" if pending else "verification:phone", next_url, **after)
     messages.success(request, _("A new code was sent to %(number)s.") % {"number": challenge.masked})
@@ -307,24 +225,21 @@ def _then_change(request: HttpRequest) -> bool:
 
 
 def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedirect:
-    if next_url:
-        params[REDIRECT_FIELD_NAME] = next_url
-    query = f"?{urlencode(params, safe='/')}" if params else ""
-    return HttpResponseRedirect(reverse(url_name) + query)
+    return HttpResponseRedirect(with_next(reverse(url_name), next_url, **params))
 
 
 def _send_failed(request: HttpRequest, form: PhoneForm | None, next_url: str, exc: VerificationError) -> HttpResponse:
     if form is None:
-        messages.error(request, describe_error(exc))
+        messages.error(request, describe(exc))
         return _redirect("verification:phone", next_url)
-    form.add_error("number", describe_error(exc))
-    return _render_phone(request, form, next_url, status=status_for(exc))
+    form.add_error("number", describe(exc))
+    return _render_phone(request, form, next_url, status=outcome_for(exc).status)
 
 
 def _change_refused(request: HttpRequest, next_url: str, exc: NumberChangeNotAllowed) -> HttpResponse:
-    messages.error(request, describe_error(exc))
+    messages.error(request, describe(exc))
     form = PhoneForm(initial={"next": next_url}, channels=flow.available_channels())
-    return _render_phone(request, form, next_url, status=status_for(exc), change_requested=True)
+    return _render_phone(request, form, next_url, status=outcome_for(exc).status, change_requested=True)
 
 
 def _render_phone(
@@ -373,7 +288,7 @@ def _render_confirm(
         "form": form,
         "next": next_url,
         "challenge": challenge,
-        "channel_noun": CHANNEL_NOUNS.get(challenge.channel, challenge.channel),
+        "channel_noun": channels.noun(challenge.channel),
         "expires_in": wait_text(expires_in),
         "resend_wait": wait_text(resend_wait) if resend_wait else "",
         "brand": conf.BRAND,

@@ -12,14 +12,9 @@ from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from verification._bench.pages import PROTECTED_URL_NAME, BenchURLconf, build_urlconf, rule_set
+from verification._bench.stats import ratio_interval
 from verification.management.commands import bench_verification
-from verification.management.commands.bench_verification import (
-    PROTECTED_URL_NAME,
-    BenchURLconf,
-    build_urlconf,
-    ratio_interval,
-    rule_set,
-)
 
 CASE_NAMES = ["unprotected_anonymous", "protected_verified", "protected_unverified"]
 TINY = ["--requests", "6", "--rounds", "2", "--use-current-database"]

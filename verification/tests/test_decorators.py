@@ -9,9 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync, iscoroutinefunction
-from django.test import AsyncClient, Client
+from django.contrib.sessions.backends.signed_cookies import SessionStore
+from django.http import HttpResponse
+from django.test import AsyncClient, Client, RequestFactory
+from django.views import View
 
-from verification.decorators import verification_not_required, verification_required
+from verification.decorators import VerificationRequiredMixin, verification_not_required, verification_required
+from verification.enforcement import VerificationEnforcer
 from verification.tests.helpers_enforcement import (
     AsyncProtectedView,
     OpenView,
@@ -110,7 +114,7 @@ def test_exempt_views_pass_a_catch_all_rule(client: Client, settings: Any, db: A
 def test_decorators_keep_the_view_as_it_was() -> None:
     assert verification_required(page).__name__ == "page"
     assert verification_required(page).verification_required is True  # type: ignore[attr-defined]
-    assert verification_required(max_age=5)(page).verification_max_age == 5  # type: ignore[attr-defined]
+    assert verification_required(max_age=5)(page).verification_required is True  # type: ignore[attr-defined]
     assert verification_not_required(page).verification_required is False  # type: ignore[attr-defined]
     assert not hasattr(page, "verification_required")
     assert iscoroutinefunction(verification_required(async_page))
@@ -122,3 +126,45 @@ def test_mixins_mark_the_view() -> None:
     assert ProtectedView.as_view().verification_required is True  # type: ignore[attr-defined]
     assert OpenView.as_view().verification_required is False  # type: ignore[attr-defined]
     assert iscoroutinefunction(AsyncProtectedView.as_view())
+
+
+class ToTheHelpPage(VerificationEnforcer):
+    """An enforcer that sends unverified users somewhere else."""
+
+    def get_verification_url(self, request: Any) -> str:
+        return "/help/verify/"
+
+
+def enforced_page(request: Any) -> HttpResponse:
+    return HttpResponse("inside")
+
+
+class EnforcedView(VerificationRequiredMixin, View):
+    verification_enforcer_class = ToTheHelpPage
+
+    def get(self, request: Any) -> HttpResponse:
+        return HttpResponse("inside")
+
+
+def test_the_decorator_and_the_mixin_take_an_enforcer_class_the_same_way(db: Any) -> None:
+    request = RequestFactory().get("/somewhere/")
+    request.user = make_user()
+    request.session = SessionStore()
+    decorated = verification_required(enforcer_class=ToTheHelpPage)(enforced_page)
+    for view in (decorated, EnforcedView.as_view()):
+        response = view(request)
+        assert response.status_code == 302
+        assert urlsplit(response["Location"]).path == "/help/verify/"
+        assert parse_qs(urlsplit(response["Location"]).query) == {"next": ["/somewhere/"]}
+    # The default enforcer sends to the flow.
+    assert urlsplit(verification_required(enforced_page)(request)["Location"]).path == "/verify/"
+
+
+def test_the_enforcer_still_imports_from_the_middleware_module_with_a_warning() -> None:
+    with pytest.warns(DeprecationWarning, match=r"verification\.enforcement"):
+        from verification.middleware import VerificationEnforcer as moved
+    assert moved is VerificationEnforcer
+    import verification.middleware
+
+    with pytest.raises(AttributeError):
+        verification.middleware.NoSuchName  # noqa: B018

@@ -20,12 +20,13 @@ from verification.exceptions import (
     InvalidNumber,
     Misconfigured,
     NoPendingVerification,
+    NumberRefused,
     ProviderThrottled,
     ProviderUnavailable,
     TooManyAttempts,
+    WrongCode,
 )
 from verification.models import Challenge, LocalCode, VerifiedNumber
-from verification.phone import NumberRefused
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+447400123456"
@@ -114,7 +115,7 @@ def test_a_new_number_replaces_the_old_only_once_confirmed(user):
 def test_a_wrong_code_says_how_many_attempts_are_left(user, received):
     flow.start_verification(user, NUMBER)
 
-    with pytest.raises(flow.WrongCode) as caught:
+    with pytest.raises(WrongCode) as caught:
         flow.check_code(user, wrong(locmem.outbox[-1].code))
 
     assert caught.value.attempts_left == 4
@@ -127,7 +128,7 @@ def test_five_wrong_codes_lock_the_challenge_even_for_the_right_code(user, recei
     flow.start_verification(user, NUMBER)
     code = locmem.outbox[-1].code
     for _ in range(4):
-        with pytest.raises(flow.WrongCode):
+        with pytest.raises(WrongCode):
             flow.check_code(user, wrong(code))
     cancel = mocker.spy(LocmemVerifyBackend, "cancel")
 
@@ -154,7 +155,7 @@ def test_the_attempt_is_reserved_before_the_backend_is_asked(user, mocker, setti
         raise InvalidCode()
 
     mocker.patch.object(LocmemVerifyBackend, "check", check)
-    with pytest.raises(flow.WrongCode):
+    with pytest.raises(WrongCode):
         flow.check_code(user, "123456")
     with pytest.raises(TooManyAttempts):
         flow.check_code(user, "123456")
@@ -221,7 +222,7 @@ def test_resend_cancels_the_previous_code_at_the_backend(user, frozen, mocker):
     assert Challenge.objects.get(pk=first.pk).status == Challenge.Status.CANCELLED
     assert LocalCode.objects.get(request_id=first.request_id).status == LocalCode.Status.CANCELLED
     if first_code != locmem.outbox[-1].code:
-        with pytest.raises(flow.WrongCode):
+        with pytest.raises(WrongCode):
             flow.check_code(user, first_code)
     flow.check_code(user, locmem.outbox[-1].code)
 
@@ -411,7 +412,7 @@ def test_logs_carry_masked_numbers_and_never_a_code(user, caplog, mocker):
     caplog.set_level(logging.DEBUG)
     flow.start_verification(user, NUMBER)
     code = locmem.outbox[-1].code
-    with pytest.raises(flow.WrongCode):
+    with pytest.raises(WrongCode):
         flow.check_code(user, wrong(code))
     flow.check_code(user, code)
     mocker.patch.object(LocmemVerifyBackend, "start", side_effect=ProviderUnavailable("down for +447400123456"))

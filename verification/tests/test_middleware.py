@@ -15,7 +15,8 @@ from django.http import HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from verification.middleware import VerificationEnforcer, VerificationRequiredMiddleware
+from verification.enforcement import VerificationEnforcer
+from verification.middleware import VerificationRequiredMiddleware
 from verification.tests.helpers_enforcement import (
     PASSWORD,
     header_flags,

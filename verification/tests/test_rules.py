@@ -11,18 +11,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 
-from verification import rules
+from verification._path_index import PathIndex, compile_pattern, folder_of, literal_prefix
+from verification.exceptions import InvalidRule
+from verification.paths import path_spellings
 from verification.rules import (
-    InvalidRule,
-    PathIndex,
     Requirement,
     Rule,
     get_rules,
-    index_key,
-    literal_prefix,
     parse_rule,
     parse_rules,
-    path_spellings,
     requirement_for,
 )
 from verification.tests.helpers_enforcement import use_enforcement_urls
@@ -121,7 +118,7 @@ def test_parse_rules_wants_a_list_and_names_the_setting() -> None:
 
 def test_compile_pattern_reports_a_bad_regex() -> None:
     with pytest.raises(InvalidRule) as caught:
-        rules.compile_pattern("^/(unclosed/")
+        compile_pattern("^/(unclosed/")
     assert caught.value.check_id == "verification.E005"
 
 
@@ -140,15 +137,15 @@ def test_compile_pattern_reports_a_bad_regex() -> None:
         ("^/polls/?", "/polls", "/"),
         ("(?i)^/polls/", "", ""),
         ("^(/a|/b)/", "", ""),
-        ("^/a/|^/b/", "/", "/"),  # the parser factors out the common "/"
+        ("^/a/|^/b/", "", ""),  # an alternation at the top: unindexed
         ("^/a/|/b/", "", ""),
         (r"^.*\.pdf$", "", ""),
         ("^polls/", "polls/", ""),
     ],
 )
-def test_literal_prefix_and_index_key(pattern: str, prefix: str, key: str) -> None:
+def test_literal_prefix_and_folder(pattern: str, prefix: str, key: str) -> None:
     assert literal_prefix(pattern) == prefix
-    assert index_key(pattern) == key
+    assert folder_of(literal_prefix(pattern)) == key
 
 
 def test_path_index_finds_the_one_matching_rule_among_ten_thousand() -> None:
@@ -199,15 +196,19 @@ def test_path_index_with_no_literal_prefix_still_matches() -> None:
     assert not PathIndex([])
 
 
+def spellings(path: str) -> list[str]:
+    return path_spellings(path).spellings
+
+
 def test_path_spellings_decode_collapse_and_resolve() -> None:
-    assert path_spellings("/plain/") == ["/plain/"]
-    assert "/files/secret" in path_spellings("/files//secret")
-    assert "/files/secret" in path_spellings("/files/%73ecret")
-    assert "/files/secret" in path_spellings("/files/%2573ecret")
-    assert "/files/secret/" in path_spellings("/files/./secret/")
-    assert "/secret/" in path_spellings("/static/../secret/")
-    assert "/files/secret" in path_spellings("/files\\secret")
-    assert "/a/b/" in path_spellings("/a/%2F%2Fb/")
+    assert path_spellings("/plain/") == (["/plain/"], True)
+    assert "/files/secret" in spellings("/files//secret")
+    assert "/files/secret" in spellings("/files/%73ecret")
+    assert "/files/secret" in spellings("/files/%2573ecret")
+    assert "/files/secret/" in spellings("/files/./secret/")
+    assert "/secret/" in spellings("/static/../secret/")
+    assert "/files/secret" in spellings("/files\\secret")
+    assert "/a/b/" in spellings("/a/%2F%2Fb/")
 
 
 # -- compiled once ------------------------------------------------------------------------------
@@ -234,7 +235,8 @@ def test_a_bad_pattern_fails_closed_at_compile_time(urls: Any) -> None:
 
 def test_nothing_is_required_without_rules(urls: Any) -> None:
     assert needs("/account/") is None
-    assert not get_rules().protects_anything
+    assert not get_rules().has_path_rules
+    assert not get_rules().has_name_rules
 
 
 # -- names, namespaces and paths ------------------------------------------------------------------
@@ -429,7 +431,7 @@ def test_a_request_without_a_resolver_match_uses_the_path_rules_only(urls: Any) 
 
 def test_the_unindexed_combined_patterns_stay_few() -> None:
     index = PathIndex([(f"^/section-{i}/", None) for i in range(2000)] + [(rf"^[/\\]x{i}/", None) for i in range(1200)])
-    unindexed = index._unindexed
+    unindexed = index.unindexed
     assert unindexed is not None
     # 1,200 prefix-less rules in three alternations, not 1,200 patterns tried one by one.
     assert sum(len(patterns) for _, patterns in unindexed) == 3

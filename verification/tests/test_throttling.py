@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from verification import flow, throttling
+from verification import flow, network
 from verification.exceptions import SendLimitExceeded
 from verification.models import Challenge, ThrottleLock
 
@@ -38,7 +38,7 @@ OTHER_NUMBERS = ["+441212345678", "+447400123457", "+447400123458", "+4474001234
 def test_client_ip(settings, header, meta, expected):
     settings.VERIFICATION_CLIENT_IP_HEADER = header
 
-    assert throttling.client_ip(meta) == expected
+    assert network.client_ip(meta) == expected
 
 
 @pytest.fixture

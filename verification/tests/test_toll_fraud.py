@@ -21,7 +21,9 @@ from verification import flow, signals, throttling
 from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import SendLimitExceeded
-from verification.models import Challenge, ThrottleLock, client_network, destination_region
+from verification.models import Challenge, ThrottleLock
+from verification.network import client_network
+from verification.phone import destination_region
 from verification.tests.helpers_enforcement import use_enforcement_urls
 from verification.tests.racing import race
 from verification.tests.servers import skip_or_fail

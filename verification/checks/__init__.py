@@ -1,0 +1,18 @@
+"""The app's system checks, one module per topic; ids are `verification.E0xx` (errors) and `W0xx` (warnings).
+
+- `middleware`: the middleware's place (E001, E002);
+- `rules`: the URL rules (E003-E009, E038, W002, W003, W006);
+- `backend`: VERIFICATION_BACKEND (E011, E012, E039, W001), then the backend's own checks (the Vonage
+  backends: E020-E029, W020-W029);
+- `settings`: every setting's value, each with the check id `verification.conf` gives it, and E037,
+  E041-E043, W004, W005;
+- `deploy`: W007 (with --deploy), W008.
+
+Ids are never reused for another meaning. Importing this package registers every check.
+"""
+
+from __future__ import annotations
+
+from verification.checks import backend, deploy, middleware, rules, settings
+
+__all__ = ["backend", "deploy", "middleware", "rules", "settings"]

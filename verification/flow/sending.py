@@ -1,0 +1,167 @@
+"""The use cases that send: start a verification, resend its code, cancel it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from verification import signals, state, throttling
+from verification.backends.base import BaseVerifyBackend, code_ttl
+from verification.conf import conf
+from verification.exceptions import (
+    ConcurrentVerification,
+    NoPendingVerification,
+    ProviderUnavailable,
+    VerificationError,
+)
+from verification.flow._challenges import (
+    OPEN_STATUSES,
+    RESENDABLE_STATUSES,
+    Status,
+    backend_at,
+    best_effort_cancel,
+    cancel_at_backend,
+    cancel_stale_request,
+    log_backend_error,
+    log_refusal,
+    logger,
+    set_status,
+)
+from verification.flow.queries import available_channels, number_refusal, verified_number
+from verification.models import Challenge
+from verification.phone import mask_number, parse_number
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+__all__ = ["cancel_verification", "resend_code", "start_verification"]
+
+
+def start_verification(
+    user: AbstractBaseUser,
+    number: str,
+    *,
+    channel: str | None = None,
+    ip: str | None = None,
+    locale: str | None = None,
+    verification: state.VerifiedState | None = None,
+) -> Challenge:
+    """Send a new code to `number` for `user` and return the pending challenge.
+
+    The number is normalised (NumberRefused if it cannot take a code); a number other than the one
+    on file is refused (NumberChangeNotAllowed) unless `verification`, the session's, allows the
+    change; nothing is sent then and no budget is spent. The send budgets and the
+    resend cooldown are checked under lock (SendLimitExceeded, with `retry_after`); the user's
+    open challenges are cancelled, at the backend too; then the backend is asked to send. Backend
+    failures are re-raised as VerificationError subclasses; the attempt still counts against the budgets.
+    """
+    number = parse_number(number)
+    channel = _offered_channel(channel)
+    current = verified_number(user)
+    refusal = number_refusal(current, number, verification)
+    if refusal is not None:
+        log_refusal("send", user, current, number, refusal)
+        raise refusal
+    backend_path = conf.BACKEND
+    backend = backend_at(backend_path)
+    challenge = _reserve_send(user, number, channel, ip, backend_path)
+    request_id = _send_at_backend(user, challenge, backend, backend_path, locale)
+    sent_at = timezone.now()
+    activated = Challenge.objects.filter(pk=challenge.pk, status=Status.SENDING).update(
+        status=Status.PENDING, request_id=request_id, expires_at=sent_at + timedelta(seconds=code_ttl())
+    )
+    if not activated:
+        # A newer send by the same user replaced this one while the backend was working.
+        best_effort_cancel(backend, request_id)
+        raise NoPendingVerification("replaced")
+    challenge.refresh_from_db()
+    logger.info(
+        "Code sent: user=%s number=%s channel=%s challenge=%s", user.pk, challenge.masked, channel, challenge.pk
+    )
+    signals.code_sent.send(sender=Challenge, user=user, challenge=challenge, channel=channel)
+    return challenge
+
+
+def _offered_channel(channel: str | None) -> str:
+    channels = available_channels()
+    channel = channel or channels[0]
+    if channel not in channels:
+        raise ValueError(f"Channel {channel!r} is not offered; use one of {channels}.")
+    return channel
+
+
+def _reserve_send(user: AbstractBaseUser, number: str, channel: str, ip: str | None, backend_path: str) -> Challenge:
+    """Spend the send budgets and record the challenge (SENDING), replacing the user's open ones."""
+    now = timezone.now()
+    with throttling.send_slot(user.pk, number, ip, now):
+        replaced = list(Challenge.objects.filter(user_id=user.pk, status__in=OPEN_STATUSES))
+        Challenge.objects.filter(pk__in=[old.pk for old in replaced]).update(status=Status.CANCELLED)
+        challenge = Challenge.objects.create(
+            user_id=user.pk,
+            number=number,
+            backend=backend_path,
+            channel=channel,
+            status=Status.SENDING,
+            created_at=now,
+            expires_at=now + timedelta(seconds=code_ttl()),
+            client_ip=ip,
+        )
+    cancel_at_backend(replaced)
+    return challenge
+
+
+def _send_at_backend(
+    user: AbstractBaseUser, challenge: Challenge, backend: BaseVerifyBackend, backend_path: str, locale: str | None
+) -> str:
+    """Ask the backend to send the code and return its request id; on failure the challenge is UNDELIVERED."""
+    number = challenge.number
+    try:
+        return backend.start(number, channel=challenge.channel, locale=locale)
+    except ConcurrentVerification as exc:
+        set_status(challenge, Status.UNDELIVERED)
+        cancel_stale_request(user, backend, backend_path, exc.provider_request_id)
+        logger.warning("Send refused, a verification is in progress: number=%s", mask_number(number))
+        raise
+    except VerificationError as exc:
+        set_status(challenge, Status.UNDELIVERED)
+        log_backend_error("send", exc, number)
+        raise
+    except Exception as exc:
+        set_status(challenge, Status.UNDELIVERED)
+        logger.exception("Send failed in the backend: number=%s", mask_number(number))
+        raise ProviderUnavailable("backend error") from exc
+
+
+def resend_code(
+    user: AbstractBaseUser,
+    *,
+    ip: str | None = None,
+    locale: str | None = None,
+    verification: state.VerifiedState | None = None,
+) -> Challenge:
+    """Send a new code to the number of the user's latest challenge (cancelling it), after the cooldown.
+
+    Raises NoPendingVerification when the latest challenge was confirmed, cancelled or never sent, and
+    NumberChangeNotAllowed when its number is not the one on file and `verification` no longer allows a change.
+    """
+    latest = Challenge.objects.filter(user_id=user.pk).order_by("-created_at", "-pk").first()
+    if latest is None or latest.status not in RESENDABLE_STATUSES:
+        raise NoPendingVerification("nothing to resend")
+    return start_verification(
+        user, latest.number, channel=latest.channel, ip=ip, locale=locale, verification=verification
+    )
+
+
+def cancel_verification(user: AbstractBaseUser) -> int:
+    """Cancel the user's open challenges, at the backend too; return how many there were."""
+    # No read-then-write transaction: on SQLite it could fail to take the write lock under load.
+    open_challenges = list(Challenge.objects.filter(user_id=user.pk, status__in=OPEN_STATUSES))
+    Challenge.objects.filter(pk__in=[c.pk for c in open_challenges], status__in=OPEN_STATUSES).update(
+        status=Status.CANCELLED
+    )
+    cancel_at_backend(open_challenges)
+    if open_challenges:
+        logger.info("Verification cancelled: user=%s challenges=%s", user.pk, len(open_challenges))
+    return len(open_challenges)
