@@ -9,81 +9,32 @@ Attribute names drop the `VERIFICATION_` prefix (`conf.MAX_AGE`); the Vonage one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, overload
 
-import phonenumbers
 from django.conf import settings as django_settings
 
 from verification.channels import CHANNELS
+from verification.validators import (
+    Validator,
+    is_channel_list,
+    is_non_empty_string,
+    is_positive_number,
+    is_region,
+    is_region_list,
+    optional,
+    whole_number_between,
+)
 
-__all__ = [
-    "DEFAULTS",
-    "Setting",
-    "VerificationSettings",
-    "conf",
-    "is_channel_list",
-    "is_region",
-    "is_whole_number",
-    "settings_table",
-    "whole_number_between",
-]
+__all__ = ["DEFAULTS", "TYPE_CHECK_ID", "Setting", "VerificationSettings", "conf", "settings_table"]
 
 T = TypeVar("T")
-Validator = Callable[[object], bool]
 
 #: Settings of the Vonage backends keep their own prefix; every other one is `VERIFICATION_<attribute>`.
 _OWN_PREFIXES = ("VONAGE_",)
 #: The check that reports a setting of the wrong type, for settings without a validator of their own.
 TYPE_CHECK_ID = "E037"
-
-
-def is_whole_number(value: object) -> bool:
-    """Tell whether `value` is an int (True and False, although ints, are not)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def whole_number_between(low: int, high: int | None = None) -> Validator:
-    """Return a validator of whole numbers from `low` to `high` (no upper bound if None)."""
-
-    def valid(value: object) -> bool:
-        return is_whole_number(value) and low <= value and (high is None or value <= high)  # type: ignore[operator]
-
-    return valid
-
-
-def _optional(validator: Validator) -> Validator:
-    def valid(value: object) -> bool:
-        return value is None or validator(value)
-
-    return valid
-
-
-def is_region(value: object) -> bool:
-    """Tell whether `value` is an ISO 3166 region code that phonenumbers knows, in capitals ("GB")."""
-    return isinstance(value, str) and value in phonenumbers.SUPPORTED_REGIONS
-
-
-def is_channel_list(value: object) -> bool:
-    """Tell whether `value` is a non-empty list or tuple of distinct known channel codes."""
-    return (
-        isinstance(value, list | tuple)
-        and bool(value)
-        and all(isinstance(channel, str) and channel in CHANNELS for channel in value)
-        and len(set(value)) == len(value)
-    )
-
-
-def _is_region_list(value: object) -> bool:
-    return isinstance(value, list | tuple) and bool(value) and all(is_region(code) for code in value)
-
-
-def _is_non_empty_string(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _is_positive_seconds(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 class Setting(Generic[T]):
@@ -149,119 +100,121 @@ class VerificationSettings:
 
     REQUIRED_URLS: Setting[Sequence[str | dict[str, Any]]] = Setting(
         [],
-        "Which URLs need a verified phone: regular expressions ('^/account/'), URL names, 'namespace:*', "
-        "or dicts with 'path' or 'name' and 'max_age'.",
+        'Rules for the pages that need a verified phone (see "Rules").',
         checked_by=_RULES,
     )
     EXEMPT_URLS: Setting[Sequence[str | dict[str, Any]]] = Setting(
-        [], "URLs never enforced, in the same forms; an exemption wins over every protection.", checked_by=_RULES
+        [],
+        "Rules for the pages that never do; an exemption beats every protection.",
+        checked_by=_RULES,
     )
     MAX_AGE: Setting[int | None] = Setting(
         None,
-        "Seconds a verification lasts; None: as long as the session.",
-        valid=_optional(whole_number_between(1)),
+        "Seconds a verification lasts for rules without their own `max_age`. `None`: as long as the session.",
+        valid=optional(whole_number_between(1)),
         check_id="E010",
         expected=f"None or {_SECONDS}",
     )
     BACKEND: Setting[str] = Setting(
         "verification.backends.console.ConsoleVerifyBackend",
-        "The dotted path of the Verify backend class that sends and checks codes.",
+        "Dotted path of the Verify backend that sends and checks codes.",
         checked_by="E011, E012, E039",
     )
     BRAND: Setting[str] = Setting(
         "Pollstr",
-        "The name in every message: 'Your <brand> code is ...'.",
-        valid=_is_non_empty_string,
+        "Name shown in the message that carries the code.",
+        valid=is_non_empty_string,
         check_id="E034",
         expected="a non-empty string",
     )
     CODE_LENGTH: Setting[int] = Setting(
         6,
-        "Digits in a code.",
+        "Digits in a code, 4 to 10.",
         valid=whole_number_between(4, 10),
         check_id="E013",
         expected="a whole number from 4 to 10",
     )
     CODE_TTL: Setting[int] = Setting(
         300,
-        "Seconds a code lives (at most 600).",
+        "Seconds a code stays valid, 1 to 600.",
         valid=whole_number_between(1, 600),
         check_id="E014",
         expected="a whole number of seconds from 1 to 600",
     )
     MAX_ATTEMPTS: Setting[int] = Setting(
         5,
-        "Codes that may be tried per challenge; then it is dead, even for the right code.",
+        "Wrong codes allowed per challenge before it is dead, even for the right code.",
         valid=whole_number_between(1),
         check_id="E015",
         expected=_COUNT,
     )
     SEND_LIMIT: Setting[int] = Setting(
         3,
-        "Codes sent per user and per destination number within VERIFICATION_SEND_WINDOW.",
+        "Codes sent per user, and per destination number, within `VERIFICATION_SEND_WINDOW`.",
         valid=whole_number_between(1),
         check_id="E016",
         expected=_COUNT,
     )
     SEND_WINDOW: Setting[int] = Setting(
         600,
-        "The sliding window of VERIFICATION_SEND_LIMIT, in seconds.",
+        "Seconds of the window above.",
         valid=whole_number_between(1),
         check_id="E017",
         expected=_SECONDS,
     )
     IP_SEND_LIMIT: Setting[int] = Setting(
         10,
-        "Codes sent per client network within VERIFICATION_IP_SEND_WINDOW.",
+        "Codes sent per client IP address within `VERIFICATION_IP_SEND_WINDOW`.",
         valid=whole_number_between(1),
         check_id="E018",
         expected=_COUNT,
     )
     IP_SEND_WINDOW: Setting[int] = Setting(
         3600,
-        "The sliding window of VERIFICATION_IP_SEND_LIMIT, in seconds.",
+        "Seconds of the window above.",
         valid=whole_number_between(1),
         check_id="E019",
         expected=_SECONDS,
     )
     RESEND_COOLDOWN: Setting[int] = Setting(
         30,
-        "Seconds before another code may be sent to the same number.",
+        'Seconds before "resend" is allowed again (0: at once).',
         valid=whole_number_between(0),
         check_id="E030",
         expected="a whole number of seconds, 0 or more",
     )
     DEFAULT_REGION: Setting[str | None] = Setting(
         None,
-        "Region for numbers typed without a country code ('GB'); None: only international input.",
-        valid=_optional(is_region),
+        'ISO 3166 region for numbers typed without a country code (`"GB"`). `None`: only international input (`+44…`).',
+        valid=optional(is_region),
         check_id="E033",
         expected="None or an ISO 3166 region code in capitals, such as 'GB'",
     )
     ALLOWED_COUNTRIES: Setting[Sequence[str] | None] = Setting(
         None,
-        "ISO 3166 region codes a code may be sent to; None: everywhere.",
-        valid=_optional(_is_region_list),
+        'ISO 3166 regions a code may be sent to (`["GB", "IE"]`). `None`: everywhere.',
+        valid=optional(is_region_list),
         check_id="E032",
         expected="None or a non-empty list of ISO 3166 region codes in capitals, such as ['GB', 'IE']",
     )
     CHANNELS: Setting[Sequence[str]] = Setting(
         ["sms"],
-        "Channels offered, first the default: 'sms', 'voice', 'whatsapp' (those the backend can send on).",
+        'Channels offered, among `"sms"`, `"voice"`, `"whatsapp"`; the backend\'s channels limit them further.',
         valid=is_channel_list,
         check_id="E031",
         expected="a non-empty list of distinct channels among " + ", ".join(f"'{code}'" for code in CHANNELS),
     )
     CLIENT_IP_HEADER: Setting[str | None] = Setting(
         None,
-        "The request.META key holding the client address set by a trusted proxy; None: REMOTE_ADDR.",
-        valid=_optional(lambda value: isinstance(value, str) and bool(value)),
+        '`request.META` key a trusted proxy puts the client address in (`"HTTP_X_FORWARDED_FOR"`; its '
+        "right-most entry is used). `None`: `REMOTE_ADDR`.",
+        valid=optional(lambda value: isinstance(value, str) and bool(value)),
         check_id="E035",
         expected="None or a request.META key such as 'HTTP_X_FORWARDED_FOR'",
     )
     IPV6_PREFIX: Setting[int] = Setting(
         64,
-        "IPv6 clients are budgeted per network of this prefix length (one subscriber usually holds a /64).",
+        "An IPv6 client counts against the per-address budget as its whole network of this prefix length.",
         valid=whole_number_between(32, 128),
         check_id="E040",
         expected="a prefix length from 32 to 128: 64 budgets one subscriber's network; 56 or 48 if your users' "
@@ -269,58 +222,69 @@ class VerificationSettings:
     )
     COUNTRY_SEND_LIMITS: Setting[Mapping[str, int]] = Setting(
         {},
-        "Toll-fraud circuit breaker: codes sent per destination region ('*': every region not listed) within "
-        "VERIFICATION_COUNTRY_SEND_WINDOW; {} turns it off.",
+        'Toll-fraud circuit breaker: sends per destination region within the window (`{"GB": 100, "*": '
+        '20}`); `{}`: off. See "Send budgets against SMS toll fraud".',
         checked_by="E041-E043",
     )
     COUNTRY_SEND_WINDOW: Setting[int] = Setting(
         3600,
-        "The sliding window of VERIFICATION_COUNTRY_SEND_LIMITS, in seconds.",
+        "Seconds of the per-region window.",
         valid=whole_number_between(1),
         check_id="E044",
         expected=_SECONDS,
     )
     GLOBAL_SEND_LIMIT: Setting[int | None] = Setting(
         None,
-        "Toll-fraud circuit breaker: codes sent by the whole site within VERIFICATION_GLOBAL_SEND_WINDOW; "
-        "None turns it off.",
-        valid=_optional(whole_number_between(1)),
+        "Toll-fraud circuit breaker: sends by the whole site within the window; `None`: off.",
+        valid=optional(whole_number_between(1)),
         check_id="E045",
         expected="None (no site-wide budget) or a whole number, 1 or more",
     )
     GLOBAL_SEND_WINDOW: Setting[int] = Setting(
         3600,
-        "The sliding window of VERIFICATION_GLOBAL_SEND_LIMIT, in seconds.",
+        "Seconds of the site-wide window.",
         valid=whole_number_between(1),
         check_id="E046",
         expected=_SECONDS,
     )
     NUMBER_CHANGE_MAX_AGE: Setting[int] = Setting(
         600,
-        "Another number may replace the verified one only in a session that verified the number on file "
-        "within this many seconds.",
+        "Another number may replace the one on file only in a session that verified the number on file "
+        'within this many seconds. See "Changing the phone number".',
         valid=whole_number_between(1),
         check_id="E047",
         expected=f"{_SECONDS}: how recently a session must have verified the number on file before it may replace it",
     )
-    VONAGE_API_KEY: Setting[str] = Setting("", "Vonage API key (legacy API; v2 without an application).")
-    VONAGE_API_SECRET: Setting[str] = Setting("", "Vonage API secret, with VONAGE_API_KEY.")
-    VONAGE_APPLICATION_ID: Setting[str] = Setting("", "Vonage application id (v2, JWT authentication).")
+    VONAGE_API_KEY: Setting[str] = Setting(
+        "",
+        "Vonage API key (legacy API, or v2 without an application).",
+    )
+    VONAGE_API_SECRET: Setting[str] = Setting(
+        "",
+        "Vonage API secret, with the key.",
+    )
+    VONAGE_APPLICATION_ID: Setting[str] = Setting(
+        "",
+        "Vonage application id; with the private key, v2 authenticates with a JWT.",
+    )
     VONAGE_PRIVATE_KEY: Setting[str] = Setting(
-        "", "The application's private key: a path to the key file, or the PEM text itself."
+        "",
+        "The application's private key: a path to the file, or the PEM text itself.",
     )
     VONAGE_TIMEOUT: Setting[float] = Setting(
         10.0,
-        "Seconds to wait for Vonage before giving up on a call.",
-        valid=_is_positive_seconds,
+        "Seconds to wait for Vonage on each call.",
+        valid=is_positive_number,
         check_id="E036",
         expected="a number of seconds above 0, such as 10.0",
     )
     VONAGE_CHANNEL_TIMEOUT: Setting[int] = Setting(
-        300, "Seconds Vonage waits on a channel before the next one (v2: 15 to 900; legacy: 60 to 900)."
+        300,
+        "Seconds a code lives at Vonage (v2: 15 to 900; legacy: 60 to 900).",
     )
     VONAGE_WHATSAPP_FROM: Setting[str] = Setting(
-        "", "The WhatsApp Business sender number, E.164 digits without '+'; needed for the 'whatsapp' channel."
+        "",
+        'The WhatsApp Business sender number (E.164 digits without `+`); the `"whatsapp"` channel needs it.',
     )
 
     @classmethod
@@ -337,10 +301,19 @@ conf = VerificationSettings()
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in VerificationSettings.settings()}
 
 
+def _literal(value: object) -> str:
+    """Write a default as it is written in settings.py, strings in double quotes."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(item) for item in value) + "]"
+    return repr(value)
+
+
 def settings_table() -> str:
     """Return the Markdown table of every setting: name, default, meaning, the checks that validate it."""
-    rows = ["| Setting | Default | Meaning | Checked by |", "| --- | --- | --- | --- |"]
+    rows = ["| Setting | Default | Meaning | Checked by |", "|---|---|---|---|"]
     for setting in VerificationSettings.settings():
         meaning = setting.meaning.replace("|", "\\|")
-        rows.append(f"| `{setting.name}` | `{setting.default!r}` | {meaning} | {setting.check_ids} |")
+        rows.append(f"| `{setting.name}` | `{_literal(setting.default)}` | {meaning} | {setting.check_ids} |")
     return "\n".join(rows) + "\n"

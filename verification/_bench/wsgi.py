@@ -16,9 +16,17 @@ from django.http import HttpResponseBase
 from django.test.utils import override_settings
 
 from verification._bench.visitors import Visitor
+from verification.checks.middleware import AUTHENTICATION_MIDDLEWARE_PATH, MIDDLEWARE_PATH
 
-MIDDLEWARE_PATH = "verification.middleware.VerificationRequiredMiddleware"
-AUTHENTICATION_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+__all__ = [
+    "AUTHENTICATION_MIDDLEWARE_PATH",
+    "HOST",
+    "MIDDLEWARE_PATH",
+    "build_handler",
+    "make_environ",
+    "middleware_variants",
+    "serve",
+]
 
 HOST = "testserver"
 

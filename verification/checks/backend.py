@@ -18,7 +18,8 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
-from verification.conf import conf, is_channel_list
+from verification.conf import conf
+from verification.validators import is_channel_list
 
 __all__ = ["check_backend"]
 

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
 
-from verification.conf import TYPE_CHECK_ID, VerificationSettings, conf, is_region, whole_number_between
+from verification.conf import TYPE_CHECK_ID, VerificationSettings, conf
+from verification.validators import is_region, whole_number_between
 
 __all__ = ["check_settings"]
 

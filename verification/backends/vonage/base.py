@@ -12,7 +12,7 @@ from vonage_utils.errors import VonageError
 
 from verification.backends.base import BaseVerifyBackend
 from verification.backends.vonage import checks
-from verification.backends.vonage.sdk import _json_body, _redact, _retry_after, client_for, logger
+from verification.backends.vonage.sdk import _REQUEST_ID, _json_body, _redact, _retry_after, client_for, logger
 from verification.exceptions import (
     CodeExpired,
     Misconfigured,
@@ -101,6 +101,25 @@ class _VonageBackend(BaseVerifyBackend):
             raise on_status_error(body) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise self._unexpected(operation, exc, request_id=request_id, masked=masked) from None
+
+    def cancel(self, request_id: str) -> None:
+        """Cancel the request `request_id`; unknown or finished ones are ignored.
+
+        Raises ConcurrentVerification when Vonage will not cancel it now (its docs: not within the
+        first 30 seconds, nor once a second event has happened): the code may still arrive and work
+        at Vonage until the request ends.
+        """
+        if not _REQUEST_ID.fullmatch(request_id):
+            return
+        try:
+            self._cancel(request_id)
+        except _AlreadyOver:
+            return
+        logger.info("Vonage Verify %s request %s cancelled", self.api, request_id)
+
+    def _cancel(self, request_id: str) -> None:
+        """Ask this API to cancel `request_id`; raise _AlreadyOver when it is unknown or finished."""
+        raise NotImplementedError
 
     # --- failures -----------------------------------------------------------------------------------
 

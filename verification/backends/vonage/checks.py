@@ -10,7 +10,8 @@ from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
 
 from verification.backends.vonage.sdk import _is_sender, _parse_private_key, _read_private_key
-from verification.conf import conf, is_whole_number
+from verification.conf import conf
+from verification.validators import is_whole_number
 
 if TYPE_CHECKING:
     from verification.backends.vonage.base import _VonageBackend

@@ -151,26 +151,15 @@ class VonageLegacyVerifyBackend(_VonageBackend):
             return CodeExpired("unknown, finished or already verified", provider_request_id=request_id)
         return self._common_failure("check", body, request_id=request_id, masked=None)
 
-    def cancel(self, request_id: str) -> None:
-        """Cancel the legacy request `request_id`; unknown or finished ones are ignored.
-
-        Raises ConcurrentVerification for status 19: Vonage does not cancel within the first 30
-        seconds, nor after a second delivery attempt.
-        """
-        if not _REQUEST_ID.fullmatch(request_id):
-            return
-        try:
-            self._call(
-                "cancel",
-                lambda api: api.cancel_verification(request_id),
-                request_id=request_id,
-                masked=None,
-                http_failure=self._shared_http_failure("cancel", request_id=request_id, masked=None),
-                on_status_error=lambda body: self._cancel_failure(body, request_id),
-            )
-        except _AlreadyOver:
-            return
-        logger.info("Vonage Verify legacy request %s cancelled", request_id)
+    def _cancel(self, request_id: str) -> None:
+        self._call(
+            "cancel",
+            lambda api: api.cancel_verification(request_id),
+            request_id=request_id,
+            masked=None,
+            http_failure=self._shared_http_failure("cancel", request_id=request_id, masked=None),
+            on_status_error=lambda body: self._cancel_failure(body, request_id),
+        )
 
     def _cancel_failure(self, body: dict[str, Any], request_id: str) -> VerificationError:
         status = str(body.get("status"))

@@ -156,26 +156,14 @@ class VonageVerifyBackend(_VonageBackend):
             return CodeExpired("the request takes no code now", provider_request_id=request_id)
         return self._http_failure("check", exc, request_id=request_id, masked=None)
 
-    def cancel(self, request_id: str) -> None:
-        """Cancel the v2 request `request_id`; unknown or finished ones are ignored.
-
-        Raises ConcurrentVerification when Vonage will not cancel it now (its docs: not within the
-        first 30 seconds, nor once a second event has happened): the code may still arrive and work
-        at Vonage until the request ends.
-        """
-        if not _REQUEST_ID.fullmatch(request_id):
-            return
-        try:
-            self._call(
-                "cancel",
-                lambda verify: verify.cancel_verification(request_id),
-                request_id=request_id,
-                masked=None,
-                http_failure=lambda exc: self._cancel_failure(exc, request_id),
-            )
-        except _AlreadyOver:
-            return
-        logger.info("Vonage Verify v2 request %s cancelled", request_id)
+    def _cancel(self, request_id: str) -> None:
+        self._call(
+            "cancel",
+            lambda verify: verify.cancel_verification(request_id),
+            request_id=request_id,
+            masked=None,
+            http_failure=lambda exc: self._cancel_failure(exc, request_id),
+        )
 
     def _cancel_failure(self, exc: HttpRequestError, request_id: str) -> VerificationError:
         status = exc.response.status_code
