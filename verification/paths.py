@@ -52,7 +52,7 @@ DECODE_ROUNDS = 4
 _SLASHES = re.compile(r"/{2,}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class URLSet:
     """Views named by URL name (in any namespace) or by enclosing namespace (instance or app)."""
 
