@@ -15,6 +15,8 @@ from django.utils.translation import ngettext
 from verification.flow import cancel_verification
 from verification.models import Challenge, VerifiedNumber
 
+__all__ = ["ChallengeAdmin", "VerifiedNumberAdmin"]
+
 logger = logging.getLogger(__name__)
 
 

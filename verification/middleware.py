@@ -10,7 +10,6 @@ It decides in `process_view`, after `AuthenticationMiddleware`, and works in syn
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from asgiref.sync import iscoroutinefunction
 from django.utils.deprecation import MiddlewareMixin
 
 from verification import enforcement
+from verification._compat import moved
 from verification.rules import Requirement, get_rules
 
 if TYPE_CHECKING:
@@ -25,19 +25,22 @@ if TYPE_CHECKING:
 
 __all__ = ["VerificationRequiredMiddleware"]
 
-#: Names that lived here before `verification.enforcement`: still importable, with a warning.
-_MOVED = {"VerificationEnforcer": "verification.enforcement"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"verification.middleware.{name} moved to {_MOVED[name]}.{name}; import it from there.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return enforcement.VerificationEnforcer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: What lived here before `verification.enforcement` keeps importing from here, with a warning.
+__getattr__ = moved(
+    __name__,
+    dict.fromkeys(
+        (
+            "VerificationEnforcer",
+            "VERIFICATION_URL_NAME",
+            "HTMX_REQUEST_HEADER",
+            "HTMX_CURRENT_URL_HEADER",
+            "HTMX_REDIRECT_HEADER",
+            "VARY_HEADERS",
+            "REPLAYABLE_METHODS",
+        ),
+        "verification.enforcement",
+    ),
+)
 
 
 class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, MiddlewareMixin):

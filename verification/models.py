@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from verification._compat import moved
 from verification.network import client_network
 from verification.phone import destination_region, mask_number
 
@@ -150,3 +151,6 @@ class ThrottleLock(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+__getattr__ = moved(__name__, {"UNKNOWN_REGION": "verification.phone"})

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from verification._compat import moved
 from verification.paths import NEVER_A_NEXT_TARGET, path_spellings, resolve_site_path
 
 if TYPE_CHECKING:
@@ -69,3 +70,6 @@ def _is_forbidden_target(path: str) -> bool:
 def safe_next_url(url: str | None, request: HttpRequest | None = None) -> str:
     """Return `url` if it is a safe `next`, else LOGIN_REDIRECT_URL."""
     return url if url is not None and is_safe_next(url, request) else default_redirect_url()
+
+
+__getattr__ = moved(__name__, {"REDIRECT_FIELD_NAME": "verification.paths"})

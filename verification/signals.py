@@ -25,6 +25,15 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+__all__ = [
+    "code_sent",
+    "number_changed",
+    "send_budget_exhausted",
+    "verification_failed",
+    "verification_locked",
+    "verified",
+]
+
 code_sent = Signal()
 verified = Signal()
 verification_failed = Signal()

@@ -36,6 +36,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from verification import signals
+from verification._compat import moved
 from verification.conf import conf
 from verification.exceptions import SendLimitExceeded
 from verification.models import Challenge, ThrottleLock
@@ -217,3 +218,6 @@ def _report_circuit_breaker(budget: Budget, retry_after: int) -> None:
 
 def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
+
+
+__getattr__ = moved(__name__, {"client_ip": "verification.network"})

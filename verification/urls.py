@@ -6,6 +6,8 @@ from django.urls import path
 
 from verification import views
 
+__all__ = ["app_name", "urlpatterns"]
+
 app_name = "verification"
 urlpatterns = [
     path("", views.phone, name="phone"),

@@ -17,6 +17,8 @@ from django.utils.translation import gettext
 from verification.conf import conf
 from verification.exceptions import CodeExpired, InvalidCode, TooManyAttempts
 
+__all__ = ["MAX_CODE_TTL", "BaseVerifyBackend", "CodeMessage", "LocalCodeBackend", "code_ttl", "get_backend"]
+
 #: No code lives longer than this, whatever VERIFICATION_CODE_TTL says.
 MAX_CODE_TTL = 600
 

@@ -9,6 +9,8 @@ from typing import Any, TextIO
 from verification.backends.base import CodeMessage, LocalCodeBackend
 from verification.phone import mask_number
 
+__all__ = ["ConsoleVerifyBackend"]
+
 
 class ConsoleVerifyBackend(LocalCodeBackend):
     """Print the message a person would receive, code included, to a stream (default: standard output)."""

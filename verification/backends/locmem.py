@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from verification.backends.base import CodeMessage, LocalCodeBackend
 
+__all__ = ["LocmemVerifyBackend", "outbox"]
+
 #: Every CodeMessage "sent" (number, code, channel, request_id, message), oldest first. The test
 #: suite's conftest empties it around every test; read the latest code as `outbox[-1].code`.
 outbox: list[CodeMessage] = []

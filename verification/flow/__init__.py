@@ -12,6 +12,7 @@ let anyone enrol their own phone and pass the second factor. The callers pass th
 verification (`verification.state.get_state`) as `verification`; leaving it out counts as none.
 """
 
+from verification._compat import moved
 from verification.flow.checking import check_code
 from verification.flow.queries import (
     available_channels,
@@ -37,3 +38,6 @@ __all__ = [
     "start_verification",
     "verified_number",
 ]
+
+#: Names that lived in the single-module `verification.flow` and moved: still importable, with a warning.
+__getattr__ = moved(__name__, {"WrongCode": "verification.exceptions", "mark_session_verified": "verification.state"})

@@ -158,13 +158,3 @@ def test_the_decorator_and_the_mixin_take_an_enforcer_class_the_same_way(db: Any
         assert parse_qs(urlsplit(response["Location"]).query) == {"next": ["/somewhere/"]}
     # The default enforcer sends to the flow.
     assert urlsplit(verification_required(enforced_page)(request)["Location"]).path == "/verify/"
-
-
-def test_the_enforcer_still_imports_from_the_middleware_module_with_a_warning() -> None:
-    with pytest.warns(DeprecationWarning, match=r"verification\.enforcement"):
-        from verification.middleware import VerificationEnforcer as moved
-    assert moved is VerificationEnforcer
-    import verification.middleware
-
-    with pytest.raises(AttributeError):
-        verification.middleware.NoSuchName  # noqa: B018

@@ -78,6 +78,10 @@ HOSTILE = [
     "/verify/%63onfirm/",
     "/logout/",
     "/logout/?next=/polls/",
+    # ... also once a browser or server resolves its dot segments and repeated slashes.
+    "/polls/../verify/",
+    "/polls/%2E%2E/logout/",
+    "/polls//..//verify/confirm/",
 ]
 
 SAFE = [

@@ -23,6 +23,8 @@ from verification._bench.timing import CLOCKS
 from verification._bench.visitors import create_visitors, delete_sessions
 from verification._bench.wsgi import HOST, MIDDLEWARE_PATH, build_handler, middleware_variants
 
+__all__ = ["Command"]
+
 DEFAULT_RULE_COUNTS = (1, 10, 100, 1_000, 10_000)
 
 
