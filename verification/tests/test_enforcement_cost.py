@@ -159,43 +159,6 @@ def test_patterns_sharing_a_folder_are_joined_into_one_alternation(compiled_text
     assert index.match("/polls/3/x30/") is None
 
 
-# Characters that mean themselves in a path, and the ones a regular expression gives a meaning to.
-PATH_ALPHABET = "ab/-~ %.\n"
-PATTERN_ALPHABET = "ab/-~ %.*+?$|(){}1^\\"
-patterns = st.builds(
-    lambda anchor, body: anchor + "/" + body,
-    st.sampled_from(["", "^"]),
-    st.text(PATTERN_ALPHABET, max_size=6),
-)
-paths = st.builds(lambda body: "/" + body, st.text(PATH_ALPHABET, max_size=8))
-
-
-def strictest_by_re(rule_list: list[tuple[str, int | None]], path: str) -> float | None:
-    orders = [math.inf if max_age is None else max_age for pattern, max_age in rule_list if re.match(pattern, path)]
-    return min(orders, default=None)
-
-
-def compiles(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
-
-
-@hypothesis_settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    rule_list=st.lists(st.tuples(patterns.filter(compiles), st.sampled_from([None, 30, 600])), min_size=1, max_size=6),
-    path_list=st.lists(paths, min_size=1, max_size=6),
-)
-def test_the_index_answers_as_re_match_on_every_rule_would(
-    rule_list: list[tuple[str, int | None]], path_list: list[str]
-) -> None:
-    index = PathIndex(rule_list)
-    for path in path_list:
-        assert index.match(path) == strictest_by_re(rule_list, path), path
-
-
 # -- compiled before the first request ------------------------------------------------------------------
 
 

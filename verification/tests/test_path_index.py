@@ -47,6 +47,32 @@ def strictest_by_re(rules: list[tuple[str, int | None]], path: str) -> float | N
     return min(orders, default=None)
 
 
+# Characters that mean themselves in a path, and the ones a regular expression gives a meaning to.
+PATH_ALPHABET = "ab/-~ %.\n"
+PATTERN_ALPHABET = "ab/-~ %.*+?$|(){}1^\\"
+text_patterns = st.builds(
+    lambda anchor, body: anchor + "/" + body,
+    st.sampled_from(["", "^"]),
+    st.text(PATTERN_ALPHABET, max_size=6),
+)
+text_paths = st.builds(lambda body: "/" + body, st.text(PATH_ALPHABET, max_size=8))
+
+
+@hypothesis_settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rule_list=st.lists(
+        st.tuples(text_patterns.filter(compiles), st.sampled_from([None, 30, 600])), min_size=1, max_size=6
+    ),
+    path_list=st.lists(text_paths, min_size=1, max_size=6),
+)
+def test_the_index_answers_as_re_match_on_every_rule_would(
+    rule_list: list[tuple[str, int | None]], path_list: list[str]
+) -> None:
+    index = PathIndex(rule_list)
+    for path in path_list:
+        assert index.match(path) == strictest_by_re(rule_list, path), path
+
+
 @hypothesis_settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(
     rules=st.lists(st.tuples(patterns, st.sampled_from([None, 30, 600])), min_size=1, max_size=8),
