@@ -58,9 +58,22 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
         # Compile the rules now, so the worker pays for it before it serves, not its first request
         # (after a settings change they are compiled again on first use). A bad rule stops start-up.
         get_rules()
-        if iscoroutinefunction(get_response):
+        is_async = iscoroutinefunction(get_response)
+        if is_async:
             # Django adapts process_view by what it is: give an async stack a coroutine function.
             self.process_view = self.aprocess_view  # type: ignore[method-assign,assignment]
+        # MiddlewareMixin.__call__ asks on every request whether process_request and process_response
+        # exist. This class has neither, so a sync stack passes each request straight on; a subclass
+        # that adds one of them gets MiddlewareMixin's way.
+        self._passes_straight_on = not is_async and not any(
+            hasattr(self, hook) for hook in ("process_request", "process_response")
+        )
+
+    def __call__(self, request: HttpRequest) -> Any:
+        """Pass the request on to the next layer; the decision is `process_view`'s."""
+        if self._passes_straight_on:
+            return self.get_response(request)
+        return super().__call__(request)
 
     def process_view(
         self,

@@ -542,3 +542,21 @@ def test_pollstr_protects_detail_results_and_vote_but_not_the_index(
     mark_client_verified(client, user)
     assert client.get(f"/polls/{pk}/").status_code == 200
     assert client.get(f"/polls/{pk}/results/").status_code == 200
+
+
+def test_a_subclass_that_adds_process_request_and_response_gets_them_called(urls: Any) -> None:
+    calls: list[str] = []
+
+    class Hooked(VerificationRequiredMiddleware):
+        def process_request(self, request: Any) -> None:
+            calls.append("request")
+
+        def process_response(self, request: Any, response: Any) -> Any:
+            calls.append("response")
+            return response
+
+    Hooked(lambda request: HttpResponse("page"))(RequestFactory().get("/probe/"))
+    assert calls == ["request", "response"]
+    # Without hooks, the request goes straight on to the next layer and its answer comes back as is.
+    answer = HttpResponse("page")
+    assert VerificationRequiredMiddleware(lambda request: answer)(RequestFactory().get("/probe/")) is answer
