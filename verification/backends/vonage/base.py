@@ -12,7 +12,7 @@ from vonage_utils.errors import VonageError
 
 from verification.backends.base import BaseVerifyBackend
 from verification.backends.vonage import checks
-from verification.backends.vonage.sdk import _REQUEST_ID, _json_body, _redact, _retry_after, client_for, logger
+from verification.backends.vonage.sdk import REQUEST_ID, client_for, json_body, logger, redact, retry_after_seconds
 from verification.exceptions import (
     CodeExpired,
     Misconfigured,
@@ -95,7 +95,7 @@ class _VonageBackend(BaseVerifyBackend):
             if on_status_error is None:
                 raise self._unexpected(operation, exc, request_id=request_id, masked=masked) from None
             # A non-zero status: the SDK puts the body in its message; the client keeps the response.
-            body = _json_body(client.http_client.last_response)
+            body = json_body(client.http_client.last_response)
             if "status" not in body:
                 raise self._unavailable(operation, "unreadable error", request_id=request_id, masked=masked) from None
             raise on_status_error(body) from None
@@ -109,7 +109,7 @@ class _VonageBackend(BaseVerifyBackend):
         first 30 seconds, nor once a second event has happened): the code may still arrive and work
         at Vonage until the request ends.
         """
-        if not _REQUEST_ID.fullmatch(request_id):
+        if not REQUEST_ID.fullmatch(request_id):
             return
         try:
             self._cancel(request_id)
@@ -130,11 +130,11 @@ class _VonageBackend(BaseVerifyBackend):
             "Vonage Verify %s %s failed: %s (request %s, number %s)",
             self.api,
             operation,
-            _redact(reason),
+            redact(reason),
             request_id or "-",
             masked or "-",
         )
-        return ProviderUnavailable(_redact(reason), provider_request_id=request_id)
+        return ProviderUnavailable(redact(reason), provider_request_id=request_id)
 
     def _unexpected(
         self, operation: str, exc: Exception, *, request_id: str | None, masked: str | None
@@ -157,18 +157,18 @@ class _VonageBackend(BaseVerifyBackend):
         """Map the HTTP failures both APIs share (credentials, rate limits, server errors)."""
         response = exc.response
         status = response.status_code
-        body = _json_body(response)
+        body = json_body(response)
         if status in (401, 403):
             logger.error(
                 "Vonage Verify %s %s refused the credentials (HTTP %s: %s)",
                 self.api,
                 operation,
                 status,
-                _redact(body.get("title", "")),
+                redact(body.get("title", "")),
             )
             return Misconfigured(f"Vonage refused the credentials (HTTP {status})", provider_request_id=request_id)
         if status == 429:
-            retry_after = _retry_after(response)
+            retry_after = retry_after_seconds(response)
             logger.warning("Vonage Verify %s %s throttled (retry after %s s)", self.api, operation, retry_after)
             return ProviderThrottled("Vonage rate limit", provider_request_id=request_id, retry_after=retry_after)
         if status == 402:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
 
-from verification.backends.vonage.sdk import _is_sender, _parse_private_key, _read_private_key
+from verification.backends.vonage.sdk import is_sender, parse_private_key, read_private_key
 from verification.conf import conf
 from verification.validators import is_whole_number
 
@@ -83,7 +83,7 @@ _CREDENTIAL_CHECKS: dict[str, Callable[[str], list[CheckMessage]]] = {
 def check_private_key(value: str) -> list[CheckMessage]:
     """Check that VONAGE_PRIVATE_KEY can be read (E021) and is an unencrypted RSA key in PEM (E022)."""
     try:
-        data = _read_private_key(value)
+        data = read_private_key(value)
     except OSError as exc:
         return [
             Error(
@@ -94,7 +94,7 @@ def check_private_key(value: str) -> list[CheckMessage]:
             )
         ]
     try:
-        _parse_private_key(data)
+        parse_private_key(data)
     except ValueError as exc:
         return [
             Error(
@@ -166,7 +166,7 @@ def check_request_settings(backend: type[_VonageBackend]) -> list[CheckMessage]:
                         id="verification.W021",
                     )
                 )
-    if "whatsapp" in channels and "whatsapp" in backend.channels and not _is_sender(conf.VONAGE_WHATSAPP_FROM):
+    if "whatsapp" in channels and "whatsapp" in backend.channels and not is_sender(conf.VONAGE_WHATSAPP_FROM):
         messages.append(
             Error(
                 "VERIFICATION_CHANNELS allows 'whatsapp', but VONAGE_WHATSAPP_FROM = "

@@ -8,7 +8,7 @@ from vonage_utils.errors import VonageError
 from vonage_verify_legacy import VerifyRequest as LegacyVerifyRequest
 
 from verification.backends.vonage.base import HttpFailure, _AlreadyOver, _VonageBackend
-from verification.backends.vonage.sdk import _REQUEST_ID, LEGACY_LOCALES, _digits, _redact, logger, vonage_locale
+from verification.backends.vonage.sdk import LEGACY_LOCALES, REQUEST_ID, logger, redact, vonage_digits, vonage_locale
 from verification.conf import conf
 from verification.exceptions import (
     CodeExpired,
@@ -61,7 +61,7 @@ class VonageLegacyVerifyBackend(_VonageBackend):
         self, operation: str, body: dict[str, Any], *, request_id: str | None, masked: str | None
     ) -> VerificationError:
         status = str(body.get("status"))
-        text = _redact(body.get("error_text", ""))
+        text = redact(body.get("error_text", ""))
         if status in self._THROTTLED:
             logger.warning("Vonage Verify legacy %s throttled (status 1)", operation)
             return ProviderThrottled("Vonage rate limit", provider_request_id=request_id)
@@ -79,7 +79,7 @@ class VonageLegacyVerifyBackend(_VonageBackend):
 
     def start(self, number: str, *, channel: str = "sms", locale: str | None = None) -> str:
         """Start a legacy verification of `number` by `channel` and return its request id."""
-        digits = _digits(number)
+        digits = vonage_digits(number)
         masked = mask_number(number)
         if channel not in LEGACY_WORKFLOWS:
             raise Misconfigured(f"channel {channel!r} is not one legacy Vonage Verify sends on")
@@ -110,7 +110,7 @@ class VonageLegacyVerifyBackend(_VonageBackend):
 
     def _start_failure(self, body: dict[str, Any], masked: str) -> VerificationError:
         status = str(body.get("status"))
-        text = _redact(body.get("error_text", ""))
+        text = redact(body.get("error_text", ""))
         if status == "10":
             active = str(body.get("request_id") or "") or None
             logger.info("Vonage Verify legacy refused a concurrent verification to %s (active %s)", masked, active)
@@ -128,7 +128,7 @@ class VonageLegacyVerifyBackend(_VonageBackend):
 
     def check(self, request_id: str, code: str) -> None:
         """Return when `code` is right for the legacy request `request_id`; raise InvalidCode, CodeExpired..."""
-        if not _REQUEST_ID.fullmatch(request_id):
+        if not REQUEST_ID.fullmatch(request_id):
             raise CodeExpired("not a Vonage request id", provider_request_id=request_id)
         self._call(
             "check",

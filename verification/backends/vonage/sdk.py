@@ -26,9 +26,17 @@ from verification.exceptions import InvalidNumber, Misconfigured
 __all__ = [
     "LEGACY_LOCALES",
     "LOGGER_NAME",
+    "REQUEST_ID",
     "SDK_LOGGER",
     "V2_LOCALES",
     "client_for",
+    "is_sender",
+    "json_body",
+    "parse_private_key",
+    "read_private_key",
+    "redact",
+    "retry_after_seconds",
+    "vonage_digits",
     "vonage_locale",
 ]
 
@@ -42,7 +50,7 @@ logger = logging.getLogger(LOGGER_NAME)
 # Vonage wants E.164 digits without "+": 7 to 15 digits, no leading zero (vonage_utils.types.PhoneNumber).
 _E164_DIGITS = re.compile(r"[1-9]\d{6,14}")
 # Ids go into URL paths: v2 ids are UUIDs, legacy ids 32 hex digits.
-_REQUEST_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+REQUEST_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 # What a number or a code looks like inside provider text.
 _DIGIT_RUN = re.compile(r"\d{4,}")
 # A sender name: 3 to 11 letters and digits (vonage_verify.requests).
@@ -73,12 +81,12 @@ def vonage_locale(language: str | None, supported: frozenset[str]) -> str | None
     return same_language[0] if same_language else None
 
 
-def _redact(text: object) -> str:
+def redact(text: object) -> str:
     """Return provider text fit for logs: runs of four or more digits (numbers, codes) masked."""
     return _DIGIT_RUN.sub("••••", str(text))
 
 
-def _is_sender(value: object) -> bool:
+def is_sender(value: object) -> bool:
     """Tell whether `value` is a sender Vonage accepts: E.164 digits, or 3 to 11 letters and digits."""
     return isinstance(value, str) and bool(_E164_DIGITS.fullmatch(value) or _ALPHANUMERIC_SENDER.fullmatch(value))
 
@@ -90,7 +98,7 @@ class _SensitiveRecordFilter(logging.Filter):
         if record.levelno < logging.WARNING:
             return False
         # Error records quote the response body; a number or code in it must not reach the logs.
-        record.msg = _redact(record.getMessage())
+        record.msg = redact(record.getMessage())
         record.args = ()
         return True
 
@@ -101,7 +109,7 @@ def _protect_sdk_logger() -> None:
         sdk_logger.addFilter(_SensitiveRecordFilter())
 
 
-def _read_private_key(value: str) -> bytes:
+def read_private_key(value: str) -> bytes:
     """Return the PEM bytes of VONAGE_PRIVATE_KEY, given as PEM text or a file path; raise OSError."""
     text = value.strip()
     if text.startswith("-----BEGIN"):
@@ -110,7 +118,7 @@ def _read_private_key(value: str) -> bytes:
     return Path(text).expanduser().read_bytes()
 
 
-def _parse_private_key(data: bytes) -> str:
+def parse_private_key(data: bytes) -> str:
     """Return an RSA private key as unencrypted PKCS#8 PEM text (the one form the SDK accepts); raise ValueError."""
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -130,7 +138,7 @@ def _timeout_seconds() -> int:
     return math.ceil(timeout)
 
 
-def _json_body(response: requests.Response | None) -> dict[str, Any]:
+def json_body(response: requests.Response | None) -> dict[str, Any]:
     """Return the JSON object `response` carries, or {} when there is none."""
     if response is None:
         return {}
@@ -141,7 +149,7 @@ def _json_body(response: requests.Response | None) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _retry_after(response: requests.Response) -> int | None:
+def retry_after_seconds(response: requests.Response) -> int | None:
     """Return the seconds a Retry-After header asks to wait (delta or HTTP date), or None."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
@@ -157,7 +165,7 @@ def _retry_after(response: requests.Response) -> int | None:
     return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
 
 
-def _digits(number: str) -> str:
+def vonage_digits(number: str) -> str:
     """Return E.164 `number` as the digits Vonage wants, without "+"; raise InvalidNumber."""
     digits = number.removeprefix("+")
     if not _E164_DIGITS.fullmatch(digits):

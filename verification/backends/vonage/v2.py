@@ -11,15 +11,15 @@ from vonage_verify import ChannelType, SmsChannel, VerifyRequest, VoiceChannel, 
 
 from verification.backends.vonage.base import _AlreadyOver, _VonageBackend
 from verification.backends.vonage.sdk import (
-    _REQUEST_ID,
+    REQUEST_ID,
     V2_LOCALES,
-    _digits,
-    _is_sender,
-    _json_body,
-    _parse_private_key,
-    _read_private_key,
-    _redact,
+    is_sender,
+    json_body,
     logger,
+    parse_private_key,
+    read_private_key,
+    redact,
+    vonage_digits,
     vonage_locale,
 )
 from verification.conf import conf
@@ -56,7 +56,7 @@ class VonageVerifyBackend(_VonageBackend):
     def _auth_kwargs(cls) -> dict[str, str]:
         if conf.VONAGE_APPLICATION_ID and conf.VONAGE_PRIVATE_KEY:
             try:
-                private_key = _parse_private_key(_read_private_key(conf.VONAGE_PRIVATE_KEY))
+                private_key = parse_private_key(read_private_key(conf.VONAGE_PRIVATE_KEY))
             except (OSError, ValueError) as exc:
                 raise Misconfigured(f"VONAGE_PRIVATE_KEY is unusable: {exc}") from None
             return {"application_id": conf.VONAGE_APPLICATION_ID, "private_key": private_key}
@@ -71,7 +71,7 @@ class VonageVerifyBackend(_VonageBackend):
             return VoiceChannel(to=digits)
         if channel == "whatsapp":
             sender = conf.VONAGE_WHATSAPP_FROM
-            if not _is_sender(sender):
+            if not is_sender(sender):
                 raise Misconfigured("VONAGE_WHATSAPP_FROM is neither E.164 digits nor 3 to 11 letters and digits")
             # The SDK's validator refuses numeric senders longer than 11 digits (it tests `type(v) is
             # PhoneNumber`, never true for an Annotated str); the sender was validated just above.
@@ -80,7 +80,7 @@ class VonageVerifyBackend(_VonageBackend):
 
     def start(self, number: str, *, channel: str = "sms", locale: str | None = None) -> str:
         """Start a v2 verification of `number` on `channel` and return its request id."""
-        digits = _digits(number)
+        digits = vonage_digits(number)
         masked = mask_number(number)
         try:
             request = VerifyRequest(
@@ -105,7 +105,7 @@ class VonageVerifyBackend(_VonageBackend):
 
     def _start_failure(self, exc: HttpRequestError, masked: str) -> VerificationError:
         status = exc.response.status_code
-        body = _json_body(exc.response)
+        body = json_body(exc.response)
         if status == 409:
             # The docs' 409 body names no request; take an id if one ever comes, for the flow to cancel.
             active = body.get("request_id") or None
@@ -116,14 +116,14 @@ class VonageVerifyBackend(_VonageBackend):
             if not names or any(re.search(r"\bto\b", name) for name in names):
                 logger.info("Vonage Verify v2 refused the number %s (HTTP 422)", masked)
                 return InvalidNumber("Vonage refused the number")
-            refused = _redact(", ".join(names))
+            refused = redact(", ".join(names))
             logger.error("Vonage Verify v2 refused parameters %s (HTTP 422)", refused)
             return Misconfigured(f"Vonage refused the parameters {refused}")
         return self._http_failure("start", exc, request_id=None, masked=masked)
 
     def check(self, request_id: str, code: str) -> None:
         """Return when `code` is right for the v2 request `request_id`; raise InvalidCode, CodeExpired..."""
-        if not _REQUEST_ID.fullmatch(request_id):
+        if not REQUEST_ID.fullmatch(request_id):
             raise CodeExpired("not a Vonage request id", provider_request_id=request_id)
         response = self._call(
             "check",
@@ -140,7 +140,7 @@ class VonageVerifyBackend(_VonageBackend):
 
     def _check_failure(self, exc: HttpRequestError, request_id: str) -> VerificationError:
         status = exc.response.status_code
-        body = _json_body(exc.response)
+        body = json_body(exc.response)
         if status == 400:
             return InvalidCode("wrong code", provider_request_id=request_id)
         if status == 404:
