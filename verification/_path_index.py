@@ -88,7 +88,8 @@ def _end_of_class(pattern: str, start: int) -> int:
 
 def literal_prefix(pattern: str) -> str:
     """Return literal text that every path matched by `pattern` (from its start) begins with; "" if unknown."""
-    if _LEADING_FLAGS.match(pattern) or _has_top_level_alternation(pattern):
+    # Inline flags at the start, "(?i)", need no test of their own: the reader stops at their "(".
+    if _has_top_level_alternation(pattern):
         return ""
     index = 1 if pattern.startswith("^") else 2 if pattern.startswith("\\A") else 0
     prefix: list[str] = []

@@ -204,8 +204,6 @@ class CompiledRules:
             for order in {order_of(rule) for rule in required}
         }
 
-        self._never_url_names = NEVER_ENFORCED.url_names
-        self._never_namespaces = NEVER_ENFORCED.namespaces
         login = login_url()
         self.login_path = urlsplit(login).path if login else None
         login_match = resolve_site_path(login) if login else None
@@ -277,12 +275,7 @@ class CompiledRules:
             return True
         match = getattr(request, "resolver_match", None)
         if match is not None:
-            # NEVER_ENFORCED, inline: this runs on every protected request.
-            if (
-                match.url_name in self._never_url_names
-                or not self._never_namespaces.isdisjoint(match.namespaces)
-                or not self._never_namespaces.isdisjoint(match.app_names)
-            ):
+            if NEVER_ENFORCED.contains(match):
                 return True
             if self.login_view_name is not None and match.view_name == self.login_view_name:
                 return True
