@@ -152,6 +152,8 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 VERIFICATION_REQUIRED_URLS = ["polls:detail", "polls:results", "polls:vote"]
 VERIFICATION_BACKEND = env.str("VERIFICATION_BACKEND", default="verification.backends.console.ConsoleVerifyBackend")
 VERIFICATION_BRAND = env.str("VERIFICATION_BRAND", default="Pollstr")
+# The verification pages in Pollstr's own layout (its `title` and `content` blocks), styled by polls/css/verification.css.
+VERIFICATION_BASE_TEMPLATE = "base.html"
 VERIFICATION_MAX_AGE = env.int("VERIFICATION_MAX_AGE", default=None)
 VERIFICATION_DEFAULT_REGION = env.str("VERIFICATION_DEFAULT_REGION", default=None)
 VERIFICATION_ALLOWED_COUNTRIES = env.list("VERIFICATION_ALLOWED_COUNTRIES", default=None)

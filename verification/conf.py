@@ -120,12 +120,26 @@ class VerificationSettings:
         "Dotted path of the Verify backend that sends and checks codes.",
         checked_by="E011, E012, E039",
     )
-    BRAND: Setting[str] = Setting(
-        "Pollstr",
-        "Name shown in the message that carries the code.",
-        valid=is_non_empty_string,
+    BRAND: Setting[str | None] = Setting(
+        None,
+        "Your site's name, shown in the message that carries the code and in the pages' titles. A provider "
+        "backend needs it (E051); the local backends then write a neutral text.",
+        valid=optional(is_non_empty_string),
         check_id="E034",
-        expected="a non-empty string",
+        expected="None or a non-empty string",
+    )
+    BASE_TEMPLATE: Setting[str] = Setting(
+        "verification/layout.html",
+        "The template the flow's pages extend; they fill its `title` and `content` blocks. The default is "
+        'the app\'s own standalone layout. See "Fitting the pages into your site".',
+        valid=is_non_empty_string,
+        check_id="E048",
+        expected="a template name, such as 'verification/layout.html'",
+    )
+    CONSOLE_BACKEND_ALLOWED: Setting[bool] = Setting(
+        False,
+        "`True` says the console backend runs with `DEBUG` off on purpose (load tests): it writes every code "
+        "to the server's output. Otherwise that is an error (E052).",
     )
     CODE_LENGTH: Setting[int] = Setting(
         6,

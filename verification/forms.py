@@ -1,4 +1,8 @@
-"""The phone-number and code forms (field names `number`, `code`, `next`, and `channel` when there is a choice)."""
+"""The phone-number and code forms (field names `number`, `code`, `next`, and `channel` when there is a choice).
+
+No CSS framework's classes: Django itself marks a field with errors `aria-invalid` and ties it to its
+help text and errors (`aria-describedby`), and the templates give those the ids Django names.
+"""
 
 from __future__ import annotations
 
@@ -24,27 +28,7 @@ class TelInput(forms.TextInput):
     input_type = "tel"
 
 
-class BootstrapErrorsMixin:
-    """Mark fields with errors for Bootstrap and assistive technology, whoever adds the error."""
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)  # type: ignore[misc]
-        fields: dict[str, forms.Field] = self.fields  # type: ignore[attr-defined]
-        names = [field] if field in fields else []
-        if isinstance(error, dict):
-            names = [name for name in error if name in fields]
-        for name in names:
-            attrs = fields[name].widget.attrs
-            if "is-invalid" not in attrs.get("class", ""):
-                attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
-            auto_id = self[name].auto_id  # type: ignore[index]
-            described_by = [f"{auto_id}_error"]
-            if fields[name].help_text:
-                described_by.append(f"{auto_id}_helptext")
-            attrs["aria-describedby"] = " ".join(described_by)
-
-
-class PhoneForm(BootstrapErrorsMixin, forms.Form):
+class PhoneForm(forms.Form):
     """A phone number to send a code to, normalised to E.164 in `cleaned_data["number"]`."""
 
     number = forms.CharField(
@@ -52,7 +36,7 @@ class PhoneForm(BootstrapErrorsMixin, forms.Form):
         max_length=MAX_INPUT_LENGTH,
         help_text=_("With the country code, for example +44 7400 123456."),
         error_messages={"required": _("Enter your phone number.")},
-        widget=TelInput(attrs={"autocomplete": "tel", "autofocus": True, "class": "form-control"}),
+        widget=TelInput(attrs={"autocomplete": "tel", "autofocus": True}),
     )
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -76,11 +60,11 @@ def channel_field(codes: Sequence[str]) -> forms.ChoiceField:
         label=_("Send the code by"),
         choices=[(code, channel_label(code)) for code in codes],
         initial=codes[0],
-        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        widget=forms.RadioSelect,
     )
 
 
-class CodeForm(BootstrapErrorsMixin, forms.Form):
+class CodeForm(forms.Form):
     """The code received: exactly VERIFICATION_CODE_LENGTH ASCII digits, leading zeros kept."""
 
     code = forms.CharField(
@@ -93,7 +77,6 @@ class CodeForm(BootstrapErrorsMixin, forms.Form):
                 "autocomplete": "one-time-code",
                 "inputmode": "numeric",
                 "autofocus": True,
-                "class": "form-control",
                 "spellcheck": "false",
             }
         ),

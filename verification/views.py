@@ -1,7 +1,10 @@
 """The verification pages: thin adapters from HTTP to `verification.flow`, turning every failure into a message.
 
 No failure of the input, of the stored state or of the backend is ever a 500: each one is a message
-next to the field (or at the top of the page) and a sensible next step.
+next to the field (or at the top of the page) and a sensible next step. What a step says after its
+redirect is carried to the next page by `verification.notices`, shown inside the flow's own pages:
+the flow needs no `django.contrib.messages`. Only the last word, "verified", goes to the page the
+user came for, through `django.contrib.messages` when the site has it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import channels, flow, network, state
+from verification import channels, flow, network, notices, state
 from verification.conf import conf
 from verification.errors import RETRY, WAIT, describe, outcome_for, wait_text
 from verification.exceptions import NoPendingVerification, NumberChangeNotAllowed, SendLimitExceeded, VerificationError
@@ -80,7 +83,7 @@ def send(request: HttpRequest) -> HttpResponse:
     if request.POST.get(USE_SAVED_FIELD):
         saved = flow.verified_number(user)  # type: ignore[arg-type]
         if saved is None:
-            messages.warning(request, _("There is no verified number on file. Enter your phone number."))
+            notices.add(request, notices.WARNING, _("There is no verified number on file. Enter your phone number."))
             return _redirect("verification:phone", next_url)
         number = saved.number
         channel = request.POST.get("channel", "")
@@ -112,8 +115,10 @@ def send(request: HttpRequest) -> HttpResponse:
         pending = flow.pending_challenge(user)  # type: ignore[arg-type]
         if exc.scope == SCOPE_COOLDOWN and pending is not None and pending.number == number:
             # A double submission, or the back button: the code sent a moment ago is the one to enter.
-            messages.info(
-                request, _("A code was just sent to %(number)s. Enter it below.") % {"number": pending.masked}
+            notices.add(
+                request,
+                notices.INFO,
+                _("A code was just sent to %(number)s. Enter it below.") % {"number": pending.masked},
             )
             return _redirect("verification:confirm", next_url, **after)
         return _send_failed(request, form, next_url, exc)
@@ -137,25 +142,25 @@ def confirm(request: HttpRequest) -> HttpResponse:
     challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
     if request.method != "POST":
         if challenge is None:
-            messages.info(request, _("No code is waiting to be confirmed. Ask for a new code."))
+            notices.add(request, notices.INFO, _("No code is waiting to be confirmed. Ask for a new code."))
             return _redirect("verification:phone", next_url)
         refusal = flow.number_refusal(flow.verified_number(user), challenge.number, verification)  # type: ignore[arg-type]
         if refusal is not None:
             # Checked again (and the code cancelled) on POST; a GET changes nothing.
-            messages.error(request, describe(refusal))
+            notices.add(request, notices.ERROR, describe(refusal))
             return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
         return _render_confirm(request, CodeForm(initial={"next": next_url}), challenge, next_url)
 
     form = CodeForm(request.POST)
     if not form.is_valid():
         if challenge is None:
-            messages.warning(request, describe(NoPendingVerification()))
+            notices.add(request, notices.WARNING, describe(NoPendingVerification()))
             return _redirect("verification:phone", next_url)
         return _render_confirm(request, form, challenge, next_url, status=400)
     try:
         verified = flow.check_code(user, form.cleaned_data["code"], verification=verification)  # type: ignore[arg-type]
     except NumberChangeNotAllowed as exc:
-        messages.error(request, describe(exc))
+        notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
     except VerificationError as exc:
         # A code that may be tried again stays on this page while its challenge lives; any other failure
@@ -163,15 +168,18 @@ def confirm(request: HttpRequest) -> HttpResponse:
         challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
         outcome = outcome_for(exc)
         if challenge is None or outcome.next_step not in (RETRY, WAIT):
-            messages.error(request, describe(exc))
+            notices.add(request, notices.ERROR, describe(exc))
             return _redirect("verification:phone", next_url)
         form.add_error("code", describe(exc))
         return _render_confirm(request, form, challenge, next_url, status=outcome.status)
     state.mark_session_verified(request, verified.number)
-    messages.success(request, _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked})
+    verified_text = _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked}
     if _then_change(request):
-        messages.info(request, _("Now enter your new phone number."))
+        notices.add(request, notices.SUCCESS, verified_text)
+        notices.add(request, notices.INFO, _("Now enter your new phone number."))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
+    # The page the user came for is the site's: say it there only if the site shows messages.
+    messages.success(request, verified_text, fail_silently=True)
     return HttpResponseRedirect(safe_next_url(request.POST.get(REDIRECT_FIELD_NAME), request))
 
 
@@ -189,13 +197,13 @@ def resend(request: HttpRequest) -> HttpResponse:
             verification=state.get_state(request),
         )
     except NumberChangeNotAllowed as exc:
-        messages.error(request, describe(exc))
+        notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
     except VerificationError as exc:
-        messages.error(request, describe(exc))
+        notices.add(request, notices.ERROR, describe(exc))
         pending = flow.pending_challenge(user)  # type: ignore[arg-type]
         return _redirect("verification:confirm" if pending else "verification:phone", next_url, **after)
-    messages.success(request, _("A new code was sent to %(number)s.") % {"number": challenge.masked})
+    notices.add(request, notices.SUCCESS, _("A new code was sent to %(number)s.") % {"number": challenge.masked})
     return _redirect("verification:confirm", next_url, **after)
 
 
@@ -206,7 +214,7 @@ def cancel(request: HttpRequest) -> HttpResponse:
     flow.cancel_verification(request.user)  # type: ignore[arg-type]
     if request.POST.get(OTHER_NUMBER_FIELD):
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
-    messages.info(request, _("The code was cancelled."))
+    notices.add(request, notices.INFO, _("The code was cancelled."))
     return _redirect("verification:phone", next_url)
 
 
@@ -230,14 +238,14 @@ def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedire
 
 def _send_failed(request: HttpRequest, form: PhoneForm | None, next_url: str, exc: VerificationError) -> HttpResponse:
     if form is None:
-        messages.error(request, describe(exc))
+        notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url)
     form.add_error("number", describe(exc))
     return _render_phone(request, form, next_url, status=outcome_for(exc).status)
 
 
 def _change_refused(request: HttpRequest, next_url: str, exc: NumberChangeNotAllowed) -> HttpResponse:
-    messages.error(request, describe(exc))
+    notices.add(request, notices.ERROR, describe(exc))
     form = PhoneForm(initial={"next": next_url}, channels=flow.available_channels())
     return _render_phone(request, form, next_url, status=outcome_for(exc).status, change_requested=True)
 
@@ -271,11 +279,10 @@ def _render_phone(
         "pending": pending,
         "other_url": _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"}).url,
         "home_url": default_redirect_url(),
-        "brand": conf.BRAND,
         "use_saved_field": USE_SAVED_FIELD,
         "other_number_field": OTHER_NUMBER_FIELD,
     }
-    return render(request, "verification/phone.html", context, status=status)
+    return _render(request, "verification/phone.html", context, status)
 
 
 def _render_confirm(
@@ -291,10 +298,18 @@ def _render_confirm(
         "channel_noun": channels.noun(challenge.channel),
         "expires_in": wait_text(expires_in),
         "resend_wait": wait_text(resend_wait) if resend_wait else "",
-        "brand": conf.BRAND,
+        "attempts_left": max(0, conf.MAX_ATTEMPTS - challenge.attempts) if challenge.attempts else None,
         "other_number_field": OTHER_NUMBER_FIELD,
         # "Use another number" only where another number could be used now.
         "may_use_other": flow.number_change_refusal(saved, state.get_state(request)) is None,
         "then_change": _then_change(request),
     }
-    return render(request, "verification/confirm.html", context, status=status)
+    return _render(request, "verification/confirm.html", context, status)
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int) -> HttpResponse:
+    """Render a flow page in the configured layout, with the notices waiting for this session."""
+    context["verification_base_template"] = conf.BASE_TEMPLATE
+    context["brand"] = conf.BRAND
+    context["notices"] = notices.pop(request)
+    return render(request, template, context, status=status)

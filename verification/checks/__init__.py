@@ -2,10 +2,11 @@
 
 - `middleware`: the middleware's place (E001, E002);
 - `rules`: the URL rules (E003-E009, E038, W002, W003, W006);
-- `backend`: VERIFICATION_BACKEND (E011, E012, E039, W001), then the backend's own checks (the Vonage
+- `backend`: VERIFICATION_BACKEND (E011, E012, E039, E051, E052, W001), then the backend's own checks (the Vonage
   backends: E020-E029, W020-W029);
 - `settings`: every setting's value, each with the check id `verification.conf` gives it, and E037,
   E041-E043, W004, W005;
+- `templates`: the layout the pages extend (E049, E050, W009);
 - `deploy`: W007 (with --deploy), W008.
 
 Ids are never reused for another meaning. Importing this package registers every check.
@@ -13,6 +14,6 @@ Ids are never reused for another meaning. Importing this package registers every
 
 from __future__ import annotations
 
-from verification.checks import backend, deploy, middleware, rules, settings
+from verification.checks import backend, deploy, middleware, rules, settings, templates
 
-__all__ = ["backend", "deploy", "middleware", "rules", "settings"]
+__all__ = ["backend", "deploy", "middleware", "rules", "settings", "templates"]

@@ -3,7 +3,10 @@
 - E011 VERIFICATION_BACKEND cannot be imported.
 - E012 VERIFICATION_BACKEND is not a BaseVerifyBackend subclass.
 - E039 the backend can deliver none of VERIFICATION_CHANNELS.
-- W001 the console or locmem backend while DEBUG is False: no code reaches a phone.
+- E051 a backend that needs VERIFICATION_BRAND (every provider) without one.
+- E052 the console backend while DEBUG is False: it writes every code into the server's output (unless
+  VERIFICATION_CONSOLE_BACKEND_ALLOWED says that is intended).
+- W001 the locmem backend (or the console backend, allowed) while DEBUG is False: no code reaches a phone.
 
 The backend class adds its own checks (`check_configuration()`); E020-E029 and W020-W029 belong to
 the Vonage backends (`verification.backends.vonage.checks`).
@@ -25,11 +28,13 @@ __all__ = ["check_backend"]
 
 #: Modules of backends that never reach a phone.
 LOCAL_BACKEND_MODULES = frozenset({"verification.backends.console", "verification.backends.locmem"})
+#: The module of the backend that writes codes to standard output, where servers log it.
+CONSOLE_BACKEND_MODULE = "verification.backends.console"
 
 
 @register(Tags.security, "verification")
 def check_backend(**kwargs: Any) -> list[CheckMessage]:
-    """E011, E012, E039, W001 and the backend's own checks."""
+    """E011, E012, E039, E051, E052, W001 and the backend's own checks."""
     from verification.backends.base import BaseVerifyBackend
 
     path = conf.BACKEND
@@ -51,13 +56,13 @@ def check_backend(**kwargs: Any) -> list[CheckMessage]:
                 id="verification.E012",
             )
         ]
-    messages: list[CheckMessage] = []
-    if not settings.DEBUG and any(klass.__module__ in LOCAL_BACKEND_MODULES for klass in backend_class.__mro__):
+    messages = _check_local_backend(path, backend_class)
+    if backend_class.needs_brand and conf.BRAND is None:
         messages.append(
-            CheckWarning(
-                f"VERIFICATION_BACKEND is {path!r} while DEBUG is False: no code reaches a phone.",
-                hint="Use 'verification.backends.vonage.VonageVerifyBackend' in production.",
-                id="verification.W001",
+            Error(
+                f"VERIFICATION_BRAND is not set, and {backend_class.__name__} puts it in every message it sends.",
+                hint="Set VERIFICATION_BRAND to your site's name as people know it, such as 'Example Shop'.",
+                id="verification.E051",
             )
         )
     channels = conf.CHANNELS
@@ -71,3 +76,27 @@ def check_backend(**kwargs: Any) -> list[CheckMessage]:
         )
     messages += backend_class.check_configuration()
     return messages
+
+
+def _check_local_backend(path: str, backend_class: type) -> list[CheckMessage]:
+    """E052 and W001: a backend that reaches no phone, while DEBUG is False."""
+    modules = {klass.__module__ for klass in backend_class.__mro__}
+    if settings.DEBUG or not modules & LOCAL_BACKEND_MODULES:
+        return []
+    if CONSOLE_BACKEND_MODULE in modules and conf.CONSOLE_BACKEND_ALLOWED is not True:
+        return [
+            Error(
+                f"VERIFICATION_BACKEND is {path!r} while DEBUG is False: every code is written to the "
+                "server's output, where its logs keep it, and no code reaches a phone.",
+                hint="Use a provider, such as 'verification.backends.vonage.VonageVerifyBackend'. For a load "
+                "test that runs the console backend on purpose, set VERIFICATION_CONSOLE_BACKEND_ALLOWED = True.",
+                id="verification.E052",
+            )
+        ]
+    return [
+        CheckWarning(
+            f"VERIFICATION_BACKEND is {path!r} while DEBUG is False: no code reaches a phone.",
+            hint="Use 'verification.backends.vonage.VonageVerifyBackend' in production.",
+            id="verification.W001",
+        )
+    ]

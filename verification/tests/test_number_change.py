@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +22,7 @@ from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import NumberChangeNotAllowed
 from verification.models import Challenge, VerifiedNumber
+from verification.tests.feedback import feedback as texts
 
 pytestmark = pytest.mark.django_db
 #: The owner's phone, on file.
@@ -97,10 +97,6 @@ def changes():
     signals.number_changed.connect(receiver, weak=False, dispatch_uid="test-number-changed")
     yield calls
     signals.number_changed.disconnect(dispatch_uid="test-number-changed")
-
-
-def texts(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 def verify(client: Client, number: str) -> None:
