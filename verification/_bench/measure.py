@@ -19,6 +19,7 @@ from verification._bench.timing import (
     Case,
 )
 from verification._bench.visitors import Visitor
+from verification._bench.wsgi import raised_in_views
 
 # The figures printed as JSON: a row per case, a row per rule count.
 Report = dict[str, list[dict[str, Any]]]
@@ -57,17 +58,19 @@ def measure(
         Case(PROTECTED_VERIFIED, visitors["verified"], PROTECTED_PREFIX, 200, 200),
         Case(PROTECTED_UNVERIFIED, visitors["unverified"], PROTECTED_PREFIX, 302, 200),
     ]
-    bench = Bench(handlers, cases, CLOCKS[run.clock_name])
-    bench.check()
-    queries = {
-        (case.name, variant): bench.count_queries(case, variant) for case in cases for variant in ("with", "without")
-    }
-
     counts = run.counts
-    progress(f"Timing {run.requests} requests per case and variant...")
-    case_samples = bench.time_cases(run.requests)
-    progress(f"Timing {run.requests} requests per rule count ({', '.join(map(str, counts))})...")
-    sweep = bench.time_rules(cases[1], cases[2], counts, run.requests, run.rounds)
+    with raised_in_views() as raised:
+        bench = Bench(handlers, cases, CLOCKS[run.clock_name], raised)
+        bench.check()
+        queries = {
+            (case.name, variant): bench.count_queries(case, variant)
+            for case in cases
+            for variant in ("with", "without")
+        }
+        progress(f"Timing {run.requests} requests per case and variant...")
+        case_samples = bench.time_cases(run.requests)
+        progress(f"Timing {run.requests} requests per rule count ({', '.join(map(str, counts))})...")
+        sweep = bench.time_rules(cases[1], cases[2], counts, run.requests, run.rounds)
     rule_samples = sweep.requests
     extras = Extras(
         case_intervals={

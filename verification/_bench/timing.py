@@ -20,7 +20,7 @@ from django.urls import resolve
 
 from verification._bench.pages import rule_set
 from verification._bench.visitors import Visitor
-from verification._bench.wsgi import make_environ, serve
+from verification._bench.wsgi import describe_exception, describe_response, make_environ, serve
 from verification.rules import requirement_for
 
 UNPROTECTED_ANONYMOUS = "unprotected_anonymous"
@@ -55,19 +55,51 @@ class RuleSamples:
     lookups: dict[int, list[int]]
 
 
-def describe(response: HttpResponseBase) -> str:
-    """Describe a response for an error message: its status and where it redirects, if it does."""
-    location = response.get("Location")
-    return f"{response.status_code}" + (f" to {location}" if location else "")
+def wrong_answer(
+    case: Case, variant: str, path_info: str, response: HttpResponseBase, expected: int, cause: BaseException | None
+) -> str:
+    """Say which request answered what instead of `expected`, what it raised if it did, and what to do."""
+    said = (
+        f"{case.name}, {variant} the middleware: GET {path_info} answered {describe_response(response)}, not {expected}"
+    )
+    if cause is not None:
+        return (
+            f"{said}, because the view or a middleware raised {describe_exception(cause)}. Fix that error; "
+            "run again with --traceback to see where it was raised."
+        )
+    if case.name == PROTECTED_UNVERIFIED and variant == "with":
+        return f"{said}. VerificationRequiredMiddleware must redirect an unverified user from a protected page."
+    if response.status_code == 404:
+        return (
+            f"{said}. The bench's URLconf serves that path: a middleware of MIDDLEWARE must have answered "
+            "instead of the bench's view, or changed the path."
+        )
+    if 300 <= response.status_code < 400:
+        return (
+            f"{said}. A middleware of MIDDLEWARE redirected it instead of letting the bench's view answer (the "
+            "bench asks over HTTPS, for the host 'testserver'), so the benchmark would not measure what it claims to."
+        )
+    return f"{said}. The benchmark would not measure what it claims to."
 
 
 class Bench:
-    """The two handlers, the cases and a supply of paths never asked before."""
+    """The two handlers, the cases and a supply of paths never asked before.
 
-    def __init__(self, handlers: dict[str, WSGIHandler], cases: Sequence[Case], clock: Callable[[], int]) -> None:
+    `raised` is where the exceptions raised inside the views are collected (`raised_in_views`), so
+    that a request that fails can say why.
+    """
+
+    def __init__(
+        self,
+        handlers: dict[str, WSGIHandler],
+        cases: Sequence[Case],
+        clock: Callable[[], int],
+        raised: list[BaseException],
+    ) -> None:
         self.handlers = handlers
         self.clock = clock
         self.cases = cases
+        self.raised = raised
         self._numbers = itertools.count(1)
         self.login_url = resolve_url(settings.LOGIN_URL)
 
@@ -77,21 +109,19 @@ class Bench:
 
     def serve_checked(self, case: Case, variant: str, path_info: str) -> int:
         """Serve one request of `case`; raise CommandError unless it answers as it must; return its ns."""
+        # Outside the clock: afterwards `raised` holds what this request raised, and only that.
+        self.raised.clear()
         response, elapsed = serve(self.handlers[variant], make_environ(path_info, case.visitor), self.clock)
         expected = case.status_with if variant == "with" else case.status_without
         if response.status_code != expected:
-            raise CommandError(
-                f"{case.name}, {variant} the middleware: {path_info} answered {describe(response)}, not {expected}. "
-                + (
-                    "VerificationRequiredMiddleware must redirect an unverified user from a protected page."
-                    if case.name == PROTECTED_UNVERIFIED and variant == "with"
-                    else "The benchmark would not measure what it claims to."
-                )
-            )
+            cause = self.raised[-1] if self.raised else None
+            raise CommandError(wrong_answer(case, variant, path_info, response, expected, cause)) from cause
         if case.name == PROTECTED_UNVERIFIED and variant == "with" and self.login_url in response.get("Location", ""):
             raise CommandError(
-                f"{case.name}: {path_info} sent the logged-in user to log in ({describe(response)}): "
-                "their session was not recognised, so the benchmark would not measure what it claims to."
+                f"{case.name}: GET {path_info} sent the logged-in user to log in ({describe_response(response)}): "
+                "their session was not recognised, so the benchmark would not measure what it claims to. The "
+                f"bench logs its users in through SESSION_ENGINE ({settings.SESSION_ENGINE}) and sends their "
+                f"{settings.SESSION_COOKIE_NAME} cookie: look for a middleware that replaces sessions or users."
             )
         return elapsed
 

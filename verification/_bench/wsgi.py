@@ -1,4 +1,4 @@
-"""The bench's requests: WSGI environs, serving them, and the handlers with and without the middleware."""
+"""The bench's requests: WSGI environs, serving them, what went wrong, and the handlers with and without us."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import io
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management.base import CommandError
+from django.core.signals import got_request_exception
 from django.http import HttpResponseBase
 from django.test.utils import override_settings
 
@@ -23,8 +25,11 @@ __all__ = [
     "HOST",
     "MIDDLEWARE_PATH",
     "build_handler",
+    "describe_exception",
+    "describe_response",
     "make_environ",
     "middleware_variants",
+    "raised_in_views",
     "serve",
 ]
 
@@ -79,6 +84,40 @@ def serve(
     return response, clock() - start
 
 
+def describe_response(response: HttpResponseBase) -> str:
+    """Describe a response for an error message: its status and where it redirects, if it does."""
+    location = response.get("Location")
+    return f"{response.status_code}" + (f" to {location}" if location else "")
+
+
+def describe_exception(error: BaseException) -> str:
+    """Describe an exception for an error message: its type and its message, as a traceback ends."""
+    message = str(error)
+    return type(error).__name__ + (f": {message}" if message else "")
+
+
+@contextmanager
+def raised_in_views() -> Iterator[list[BaseException]]:
+    """Collect, while the block runs, what views and middleware raised that Django answered with a 500.
+
+    Django sends `got_request_exception` from inside its `except` block, where `sys.exc_info()` still
+    holds the exception; Django's test client finds it the same way. The signal is sent on failures
+    only, so listening costs the requests timed nothing.
+    """
+    raised: list[BaseException] = []
+
+    def record(sender: object, **kwargs: object) -> None:
+        exception = sys.exc_info()[1]
+        if exception is not None:
+            raised.append(exception)
+
+    got_request_exception.connect(record)
+    try:
+        yield raised
+    finally:
+        got_request_exception.disconnect(record)
+
+
 def build_handler(middleware: Sequence[str]) -> WSGIHandler:
     """Return a WSGI handler with this middleware list (and the current settings otherwise)."""
     with override_settings(MIDDLEWARE=list(middleware)), warnings.catch_warnings():
@@ -93,7 +132,10 @@ def middleware_variants(measured: str) -> tuple[list[str], list[str]]:
     if measured in settings.MIDDLEWARE:
         return list(settings.MIDDLEWARE), without_us
     if AUTHENTICATION_MIDDLEWARE_PATH not in without_us:
-        raise CommandError(f"MIDDLEWARE lacks {AUTHENTICATION_MIDDLEWARE_PATH}: there is nothing to measure.")
+        raise CommandError(
+            f"MIDDLEWARE lacks {AUTHENTICATION_MIDDLEWARE_PATH}: there is nothing to measure, since "
+            f"{measured} needs request.user. Add it to MIDDLEWARE, after SessionMiddleware."
+        )
     with_us = list(without_us)
     with_us.insert(with_us.index(AUTHENTICATION_MIDDLEWARE_PATH) + 1, measured)
     return with_us, without_us

@@ -1,17 +1,19 @@
 """Measure what VerificationRequiredMiddleware costs per request, and how that cost grows with the rules.
 
-Requests go through Django's whole WSGI handler, built twice from Pollstr's MIDDLEWARE: once as it is
-and once without VerificationRequiredMiddleware. The two variants are interleaved request by request
-(and the rule counts round by round), so the machine's drift falls on both alike; each figure is the
-median of many requests, each to a path asked only once, so no cache of decisions can make them.
-Everything runs in a throwaway database, never in the site's own.
+Requests go through Django's whole WSGI handler, built twice from the site's MIDDLEWARE: once as it is
+and once without VerificationRequiredMiddleware. The pages measured are the bench's own, in a URLconf
+of its own that then includes the site's (for its login and verification URLs), so the command runs on
+any site. The two variants are interleaved request by request (and the rule counts round by round), so
+the machine's drift falls on both alike; each figure is the median of many requests, each to a path
+asked only once, so no cache of decisions can make them. Everything runs in a throwaway database, never
+in the site's own. Whatever stops the run says why: a request that answers wrongly names its path, its
+status and what it raised.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test.utils import override_settings
 
@@ -21,7 +23,7 @@ from verification._bench.pages import CASE_RULES, VIEWS, build_urlconf
 from verification._bench.report import as_json, table
 from verification._bench.timing import CLOCKS
 from verification._bench.visitors import create_visitors, delete_sessions
-from verification._bench.wsgi import HOST, MIDDLEWARE_PATH, build_handler, middleware_variants
+from verification._bench.wsgi import HOST, MIDDLEWARE_PATH, build_handler, describe_exception, middleware_variants
 
 __all__ = ["Command"]
 
@@ -33,9 +35,12 @@ def parse_counts(value: str) -> list[int]:
     try:
         counts = sorted({int(part) for part in value.split(",") if part.strip()})
     except ValueError as error:
-        raise CommandError(f"--rules takes counts separated by commas, such as 1,10,100 (not {value!r}).") from error
+        raise CommandError(
+            f"--rules takes whole numbers separated by commas, such as 1,10,100, not {value!r} "
+            f"({describe_exception(error)})."
+        ) from error
     if not counts or counts[0] < 1:
-        raise CommandError(f"--rules takes counts of at least 1 (not {value!r}).")
+        raise CommandError(f"--rules takes counts of at least 1, such as 1,10,100, not {value!r}.")
     return counts
 
 
@@ -68,8 +73,9 @@ class Command(BaseCommand):
             choices=sorted(VIEWS),
             default="page",
             help=(
-                "page: a Pollstr page rendered with its layout (default); minimal: a fixed body that touches "
-                "neither user nor session, where the middleware's share is the largest."
+                "page: a complete HTML page of the bench's own, with a list of links and who is logged in "
+                "(default); minimal: a fixed body that touches neither user nor session, where the middleware's "
+                "share is the largest."
             ),
         )
         parser.add_argument(
@@ -93,7 +99,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["requests"] < 1 or options["rounds"] < 1:
-            raise CommandError("--requests and --rounds must be at least 1.")
+            raise CommandError(
+                f"--requests and --rounds must be at least 1, not {options['requests']} and {options['rounds']}."
+            )
         run = Run(
             requests=options["requests"],
             rounds=options["rounds"],
@@ -110,15 +118,12 @@ class Command(BaseCommand):
                 # DEBUG off, as in production: with it on, every query is also logged.
                 DEBUG=False,
                 ALLOWED_HOSTS=[HOST],
+                # CommonMiddleware would send every request to www.testserver.
+                PREPEND_WWW=False,
                 ROOT_URLCONF=build_urlconf(run.view_name, max(run.counts)),
                 VERIFICATION_REQUIRED_URLS=CASE_RULES,
                 VERIFICATION_EXEMPT_URLS=[],
                 VERIFICATION_MAX_AGE=None,
-                # The page's {% static %} must not need a collected manifest.
-                STORAGES={
-                    **settings.STORAGES,
-                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-                },
             )
             with bench_settings, persistent_connections():
                 visitors, session_keys = create_visitors()
