@@ -151,8 +151,9 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # Phone verification (every VERIFICATION_* setting and its default: README, "Settings").
 VERIFICATION_REQUIRED_URLS = ["polls:detail", "polls:results", "polls:vote"]
 VERIFICATION_BACKEND = env.str("VERIFICATION_BACKEND", default="verification.backends.console.ConsoleVerifyBackend")
+VERIFICATION_CONSOLE_BACKEND_ALLOWED = env.bool("VERIFICATION_CONSOLE_BACKEND_ALLOWED", default=False)
 VERIFICATION_BRAND = env.str("VERIFICATION_BRAND", default="Pollstr")
-# The verification pages in Pollstr's own layout (its `title` and `content` blocks), styled by polls/css/verification.css.
+# The verification pages in Pollstr's layout (its `title` and `content` blocks), styled by polls/css/verification.css.
 VERIFICATION_BASE_TEMPLATE = "base.html"
 VERIFICATION_MAX_AGE = env.int("VERIFICATION_MAX_AGE", default=None)
 VERIFICATION_DEFAULT_REGION = env.str("VERIFICATION_DEFAULT_REGION", default=None)

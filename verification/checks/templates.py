@@ -18,13 +18,13 @@ from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.template import Context, Engine, Template, TemplateDoesNotExist, TemplateSyntaxError, engines
 from django.template.backends.django import DjangoTemplates
-from django.template.base import Node, NodeList, VariableNode
+from django.template.base import FilterExpression, Node, NodeList, VariableNode
 from django.template.loader_tags import BlockNode, ExtendsNode
 
 from verification.conf import conf
 from verification.validators import is_non_empty_string
 
-__all__ = ["PAGE_BLOCK", "PAGES_BASE", "TITLE_BLOCK", "check_layout", "layout_chain", "rendered_blocks"]
+__all__ = ["PAGES_BASE", "PAGE_BLOCK", "TITLE_BLOCK", "check_layout", "layout_chain", "rendered_blocks"]
 
 #: The template every verification page extends; it extends VERIFICATION_BASE_TEMPLATE.
 PAGES_BASE = "verification/base.html"
@@ -34,6 +34,8 @@ TITLE_BLOCK = "title"
 #: The context variable that names the layout to "verification/base.html".
 LAYOUT_VARIABLE = "verification_base_template"
 _LONGEST_CHAIN = 32
+#: The variable through which a block renders its parent's definition too.
+BLOCK_SUPER = "block.super"
 
 
 class LayoutProblem(Exception):
@@ -81,7 +83,10 @@ def layout_chain(engine: Engine, layout: str) -> list[Template] | None:
         extends = _extends_node(template)
         if extends is None:
             return chain
-        parent = extends.parent_name.resolve(context)
+        parent_name = extends.parent_name
+        if not isinstance(parent_name, FilterExpression):
+            return None
+        parent = parent_name.resolve(context)
         if not isinstance(parent, str) or not parent:
             return None
         name = parent
@@ -101,7 +106,10 @@ def _top_level_blocks(nodelist: NodeList) -> Iterator[BlockNode]:
 
 
 def _uses_block_super(block: BlockNode) -> bool:
-    return any(node.filter_expression.token == "block.super" for node in block.nodelist.get_nodes_by_type(VariableNode))
+    return any(
+        isinstance(node, VariableNode) and node.filter_expression.token == BLOCK_SUPER
+        for node in block.nodelist.get_nodes_by_type(VariableNode)
+    )
 
 
 def rendered_blocks(chain: list[Template]) -> set[str]:
@@ -110,7 +118,8 @@ def rendered_blocks(chain: list[Template]) -> set[str]:
     definitions: dict[str, list[BlockNode]] = {}
     for template in reversed(chain):
         for block in template.nodelist.get_nodes_by_type(BlockNode):
-            definitions.setdefault(block.name, []).append(block)
+            if isinstance(block, BlockNode):
+                definitions.setdefault(block.name, []).append(block)
     reached: set[str] = set()
 
     def walk(nodelist: NodeList) -> None:

@@ -166,6 +166,18 @@ def test_console_backend_prints_the_message_with_the_code_and_a_masked_number():
     backend.check(code.request_id, printed_code)
 
 
+@pytest.mark.parametrize("brand", [None, "Example Shop"])
+def test_without_a_brand_the_local_backends_write_a_neutral_text(settings, brand):
+    settings.VERIFICATION_BRAND = brand
+
+    LocmemVerifyBackend().start(NUMBER)
+
+    [sent] = locmem.outbox
+    expected = f"Your {brand} code is" if brand else "Your verification code is"
+    assert sent.message.startswith(f"{expected} {sent.code}. It expires in 5 minutes.")
+    assert "None" not in sent.message
+
+
 def test_console_backend_writes_to_standard_output_by_default(capsys):
     ConsoleVerifyBackend().start(NUMBER)
 
