@@ -1,6 +1,7 @@
 """The verification flow in a real browser (Debian's Chromium via Playwright) against a live server.
 
-Codes go to the locmem backend's outbox, which the test reads as a person reads an SMS.
+Codes go to the locmem backend's outbox, which the test reads as a person reads an SMS. axe-core checks
+every page of the flow, under Pollstr's layout and under the app's standalone one.
 Run with UPDATE_SCREENSHOTS=1 to refresh the README's pictures in docs/.
 """
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from polls.management.commands.demo import DEMO_PASSWORD, DEMO_USERNAME
-from polls.tests.browser import PHONE, Screenshots, chromium, new_page
+from polls.tests.browser import PHONE, Screenshots, assert_accessible, chromium, new_page
 from verification.backends.locmem import outbox
 from verification.conf import conf
 from verification.models import VerifiedNumber
@@ -30,10 +31,17 @@ POLL_TITLE = "What is your favorite kind of dog?"
 #: phonenumbers' own example of a UK mobile number (the one the form's help text shows).
 NUMBER = "+447911123456"
 TYPED_NUMBER = "+44 7911 123456"
+#: Too few digits for a UK mobile: the number form shows a field error.
+SHORT_NUMBER = "+44 7911 12"
 MASKED_NUMBER = "+44 •••• ••3456"
 NEW_NUMBER = "+447400654321"
 #: `next` naming the poll, percent-encoded or not.
 NEXT_POLL = r"\?next=(%2F|/)polls(%2F|/)1(%2F|/)$"
+#: The layouts the flow's pages extend (VERIFICATION_BASE_TEMPLATE): Pollstr's own, and the app's standalone one.
+POLLSTR_LAYOUT = "base.html"
+STANDALONE_LAYOUT = "verification/layout.html"
+#: The stylesheet only the standalone layout links.
+STANDALONE_STYLESHEET = "link[rel=stylesheet][href$='/verification/verification.css']"
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +148,9 @@ def test_a_wrong_code_is_explained_next_to_the_field(page: Page, site: str, scre
     expect(page).to_have_url(re.compile(r"/verify/confirm/"))
     message = "That code is not right. You can try 4 more times."
     expect(code_field).to_have_accessible_description(re.compile(re.escape(message)))
-    expect(code_field).to_have_class(re.compile(r"\bis-invalid\b"))
+    expect(code_field).to_have_attribute("aria-invalid", "true")
     error = page.get_by_text(message)
+    expect(error).to_have_attribute("id", "id_code_error")
     field_box, error_box = code_field.bounding_box(), error.bounding_box()
     assert field_box is not None
     assert error_box is not None
@@ -165,6 +174,7 @@ def test_resend_works_once_the_cooldown_is_over(page: Page, site: str) -> None:
     expect(page.get_by_text("You can ask for a new one in 30 seconds.")).to_be_visible()
 
     page.get_by_role("button", name="Resend code").click()
+    # A refusal is an error notice, announced at once.
     expect(page.get_by_role("alert")).to_contain_text("A code was sent only a moment ago.")
     assert len(outbox) == 1
 
@@ -173,7 +183,9 @@ def test_resend_works_once_the_cooldown_is_over(page: Page, site: str) -> None:
         page.reload()
         expect(page.get_by_text("No code? Ask for a new one, or use another number.")).to_be_visible()
         page.get_by_role("button", name="Resend code").click()
-        expect(page.get_by_role("alert")).to_contain_text(f"A new code was sent to {MASKED_NUMBER}.")
+        # Good news is a status, announced politely.
+        expect(page.get_by_role("status")).to_contain_text(f"A new code was sent to {MASKED_NUMBER}.")
+        expect(page.get_by_role("alert")).to_have_count(0)
         assert len(outbox) == 2
         second_code = latest_code()
 
@@ -272,7 +284,7 @@ def test_a_number_is_changed_after_verifying_the_current_one_again(page: Page, s
         page.get_by_role("button", name="Verify").click()
 
         expect(page).to_have_url(re.compile(r"/verify/\?other=1&next="))
-        expect(page.get_by_role("alert").filter(has_text="Now enter your new phone number.")).to_be_visible()
+        expect(page.get_by_role("status").filter(has_text="Now enter your new phone number.")).to_be_visible()
         number_field = page.get_by_label("Mobile phone number")
         expect(number_field).to_be_focused()
         number_field.fill(NEW_NUMBER)
@@ -309,5 +321,87 @@ def test_every_step_fits_a_phone_screen(browser: Browser, site: str, screenshots
 
         expect(page).to_have_url(site + POLL_PATH)
         assert not has_horizontal_scroll(page)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("layout", [POLLSTR_LAYOUT, STANDALONE_LAYOUT], ids=["pollstr", "standalone"])
+def test_every_page_of_the_flow_passes_axe(
+    page: Page, site: str, settings: Any, screenshots: Screenshots, layout: str
+) -> None:
+    # The live server runs in this process: it renders the flow with this layout.
+    settings.VERIFICATION_BASE_TEMPLATE = layout
+
+    def check(step: str, screenshot: str | None = None) -> None:
+        assert_accessible(page, f"{step} (layout {layout})")
+        if screenshot and layout == STANDALONE_LAYOUT:
+            screenshots.take(page, screenshot)
+
+    log_in(page, site)
+    expect(page).to_have_url(re.compile(r"/verify/" + NEXT_POLL))
+    # The layout asked for is the one served: Pollstr's has its navigation bar, the standalone one its stylesheet.
+    expect(page.locator(STANDALONE_STYLESHEET)).to_have_count(1 if layout == STANDALONE_LAYOUT else 0)
+    expect(page.get_by_role("navigation")).to_have_count(0 if layout == STANDALONE_LAYOUT else 1)
+    number_field = page.get_by_label("Mobile phone number")
+    number_field.fill(TYPED_NUMBER)
+    check("the phone step", "standalone-1-phone")
+
+    number_field.fill(SHORT_NUMBER)
+    page.get_by_role("button", name="Send code").click()
+    expect(number_field).to_have_attribute("aria-invalid", "true")
+    expect(number_field).to_have_accessible_description(re.compile("This is not a valid phone number"))
+    check("the phone step with a field error", "standalone-2-phone-error")
+
+    number_field.fill(TYPED_NUMBER)
+    page.get_by_role("button", name="Send code").click()
+    expect(page).to_have_url(re.compile(r"/verify/confirm/" + NEXT_POLL))
+    code_field = page.get_by_label("Code", exact=True)
+    expect(code_field).to_be_focused()
+    check("the code step", "standalone-3-code")
+
+    code_field.fill(wrong_code_for(latest_code()))
+    page.get_by_role("button", name="Verify").click()
+    expect(code_field).to_have_attribute("aria-invalid", "true")
+    check("the code step after a wrong code", "standalone-4-wrong-code")
+
+    page.get_by_role("button", name="Resend code").click()
+    expect(page.get_by_role("alert")).to_contain_text("A code was sent only a moment ago.")
+    check("the code step after an early resend (an error notice)")
+
+    # The rest of the walk stays on the moved clock: back on the real one, the verification would be in the future.
+    with time_machine.travel(timezone.now() + timedelta(seconds=31), tick=True):
+        page.get_by_role("button", name="Resend code").click()
+        expect(page.get_by_role("status")).to_contain_text(f"A new code was sent to {MASKED_NUMBER}.")
+        check("the code step after a resend (a success notice)")
+
+        code_field.fill(latest_code())
+        page.get_by_role("button", name="Verify").click()
+        expect(page).to_have_url(site + POLL_PATH)
+        page.get_by_role("button", name="Log out").click()
+
+        log_in(page, site)
+        expect(page.get_by_text(f"we will send a code to {MASKED_NUMBER}")).to_be_visible()
+        expect(page.get_by_role("button", name="Send code")).to_be_focused()
+        check("the phone step with a number on file", "standalone-5-saved-number")
+
+
+def test_the_standalone_layout_fits_a_phone_screen(
+    browser: Browser, site: str, settings: Any, screenshots: Screenshots
+) -> None:
+    settings.VERIFICATION_BASE_TEMPLATE = STANDALONE_LAYOUT
+    page = new_page(browser, PHONE)
+    try:
+        log_in(page, site)
+        expect(page).to_have_url(re.compile(r"/verify/"))
+        expect(page.locator(STANDALONE_STYLESHEET)).to_have_count(1)
+        assert not has_horizontal_scroll(page)
+        send_code(page)
+        assert not has_horizontal_scroll(page)
+        page.get_by_label("Code", exact=True).fill(wrong_code_for(latest_code()))
+        page.get_by_role("button", name="Verify").click()
+        expect(page.get_by_text("That code is not right.")).to_be_visible()
+        assert not has_horizontal_scroll(page)
+        page.get_by_label("Code", exact=True).fill(latest_code())
+        screenshots.take(page, "standalone-code-phone-width")
     finally:
         page.context.close()
