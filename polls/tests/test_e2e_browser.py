@@ -92,6 +92,16 @@ def send_code(page: Page, number: str = NUMBER) -> None:
     expect(page).to_have_url(re.compile(r"/verify/confirm/"))
 
 
+def type_a_wrong_code_then_the_right_one(page: Page) -> None:
+    """On the code step, at a phone's width: a wrong code is explained, then the right one is typed (not sent)."""
+    assert not has_horizontal_scroll(page)
+    page.get_by_label("Code", exact=True).fill(wrong_code_for(latest_code()))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("That code is not right.")).to_be_visible()
+    assert not has_horizontal_scroll(page)
+    page.get_by_label("Code", exact=True).fill(latest_code())
+
+
 def latest_code(number: str = NUMBER) -> str:
     """Read the newest code sent to `number`, as its owner reads the SMS."""
     messages = [message for message in outbox if message.number == number]
@@ -310,12 +320,7 @@ def test_every_step_fits_a_phone_screen(browser: Browser, site: str, screenshots
         page.get_by_role("button", name="Send code").click()
 
         expect(page).to_have_url(re.compile(r"/verify/confirm/"))
-        assert not has_horizontal_scroll(page)
-        page.get_by_label("Code", exact=True).fill(wrong_code_for(latest_code()))
-        page.get_by_role("button", name="Verify").click()
-        expect(page.get_by_text("That code is not right.")).to_be_visible()
-        assert not has_horizontal_scroll(page)
-        page.get_by_label("Code", exact=True).fill(latest_code())
+        type_a_wrong_code_then_the_right_one(page)
         screenshots.take(page, "flow-code-phone-width")
         page.get_by_role("button", name="Verify").click()
 
@@ -396,12 +401,7 @@ def test_the_standalone_layout_fits_a_phone_screen(
         expect(page.locator(STANDALONE_STYLESHEET)).to_have_count(1)
         assert not has_horizontal_scroll(page)
         send_code(page)
-        assert not has_horizontal_scroll(page)
-        page.get_by_label("Code", exact=True).fill(wrong_code_for(latest_code()))
-        page.get_by_role("button", name="Verify").click()
-        expect(page.get_by_text("That code is not right.")).to_be_visible()
-        assert not has_horizontal_scroll(page)
-        page.get_by_label("Code", exact=True).fill(latest_code())
+        type_a_wrong_code_then_the_right_one(page)
         screenshots.take(page, "standalone-code-phone-width")
     finally:
         page.context.close()
