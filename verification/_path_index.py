@@ -114,7 +114,7 @@ def _is_escaped_literal(char: str) -> bool:
 
 
 def folder_of(prefix: str) -> str:
-    """Return the folder ("/polls/") a literal prefix ("/polls/1") lies in; "" if it is not a path."""
+    """Return the folder ("/shop/") a literal prefix ("/shop/1") lies in; "" if it is not a path."""
     return prefix[: prefix.rfind("/") + 1] if prefix.startswith("/") else ""
 
 
@@ -174,8 +174,8 @@ class PathIndex:
     """Path regular expressions indexed by their literal folder, grouped by `max_age`.
 
     `match(path)` returns the strictest max-age order (seconds, `math.inf` for "any age") among the rules
-    that match, or None when none does. It looks up only the folders of `path` itself ("/", "/polls/",
-    "/polls/1/"...), so its cost depends on the depth of the path, not on the number of rules.
+    that match, or None when none does. It looks up only the folders of `path` itself ("/", "/shop/",
+    "/shop/1/"...), so its cost depends on the depth of the path, not on the number of rules.
 
     A rule that is a plain prefix ("^/account/") is kept as a string: `re.match` of it and
     `str.startswith` agree on every path, and a string costs nothing to compile.
@@ -202,7 +202,7 @@ class PathIndex:
             self._buckets[key] = sorted(groups, key=lambda group: group.order)
         self.unindexed = self._buckets.pop("", None)
         self._root = self._buckets.pop("/", None)
-        # The first folder of every other key ("/polls/" of "/polls/1/"): a path in none of them is done
+        # The first folder of every other key ("/shop/" of "/shop/1/"): a path in none of them is done
         # with one set lookup, however many rules there are.
         self._heads = frozenset(key[: key.find("/", 1) + 1] for key in self._buckets)
         # The depths (slashes in the key) that have rules: the only prefixes of a path worth looking up.

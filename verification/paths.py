@@ -2,8 +2,9 @@
 
 - the script prefix (`site_path`), the login URL (`login_url`), a query parameter added to a URL
   (`add_query`, `with_next`);
-- the two named sets of views: `NEVER_ENFORCED` (besides the login view, STATIC_URL, MEDIA_URL and
-  views marked `verification_not_required`) and `NEVER_A_NEXT_TARGET`;
+- the two named sets of views: `NEVER_ENFORCED` (the rules add the login view, STATIC_URL, MEDIA_URL,
+  views marked `verification_not_required`, and views marked `login_not_required` that no URL-name
+  rule names) and `NEVER_A_NEXT_TARGET`;
 - the one expander of path spellings (`path_spellings`): every spelling of a path that a browser, a
   proxy, a server or a view might still read as the same path. Protections match any of them,
   exemptions and `next` must hold for all of them.
@@ -15,7 +16,7 @@ import posixpath
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -54,19 +55,36 @@ _SLASHES = re.compile(r"/{2,}")
 
 @dataclass(frozen=True, slots=True)
 class URLSet:
-    """Views named by URL name (in any namespace) or by enclosing namespace (instance or app)."""
+    """Views named by URL name (in any namespace), by enclosing namespace (instance or app), or by app view name.
+
+    An app view name ("admin:login") is the view's URL name with the application namespace right around
+    it: it names that view in every instance of the app (every AdminSite), and no other view of that name.
+    """
 
     url_names: frozenset[str]
     namespaces: frozenset[str]
+    app_view_names: frozenset[str] = frozenset()
+    #: The URL names of `app_view_names` ("login"): a view of any other name needs one set lookup.
+    _app_url_names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        app_url_names = frozenset(name.rpartition(":")[2] for name in self.app_view_names)
+        object.__setattr__(self, "_app_url_names", app_url_names)
 
     def contains(self, match: ResolverMatch) -> bool:
         """Tell whether the resolved view `match` is one of this set."""
-        return match.url_name in self.url_names or not self.namespaces.isdisjoint((*match.namespaces, *match.app_names))
+        url_name = match.url_name
+        if url_name in self.url_names or not self.namespaces.isdisjoint((*match.namespaces, *match.app_names)):
+            return True
+        if url_name not in self._app_url_names or not match.app_names:
+            return False
+        return f"{match.app_names[-1]}:{url_name}" in self.app_view_names
 
 
 #: Never enforced, whatever the rules say, so a redirect loop is impossible: logging out must always be
-#: possible, and the flow's own views are where users verify.
-NEVER_ENFORCED = URLSet(frozenset({"logout"}), frozenset({VERIFICATION_NAMESPACE}))
+#: possible, the flow's own views are where users verify, and the admin's login (of every AdminSite) is
+#: where staff log in, whatever LOGIN_URL is: a rule on it would send them to LOGIN_URL instead.
+NEVER_ENFORCED = URLSet(frozenset({"logout"}), frozenset({VERIFICATION_NAMESPACE}), frozenset({"admin:login"}))
 #: Never a `next` target: following one after verifying would log the user out or loop into the flow.
 NEVER_A_NEXT_TARGET = URLSet(frozenset({"logout"}), frozenset({VERIFICATION_NAMESPACE}))
 

@@ -3,16 +3,23 @@
 Rule syntax (VERIFICATION_REQUIRED_URLS and VERIFICATION_EXEMPT_URLS):
 
 - a string starting with "^" or "/" is a regular expression matched (`re.match`, from the start) against
-  the decoded `path_info`: "/polls/" covers everything under /polls/, add "$" to match one path only;
-- any other string is a URL name ("polls:vote", "login") or a whole namespace ("polls:*", "admin:auth:*");
+  the decoded `path_info`: "/shop/" covers everything under /shop/, add "$" to match one path only;
+- any other string is a URL name ("shop:cart", "login") or a whole namespace ("shop:*", "admin:auth:*");
 - a dict `{"path": regex, "max_age": 300}` or `{"name": ..., "max_age": 300}` asks for a verification at
   most `max_age` seconds old on those URLs (step-up), overriding VERIFICATION_MAX_AGE.
 
 When several protections match, the strictest `max_age` applies. An exemption wins over every protection.
 
 Always exempt, whatever the rules say (so a redirect loop is impossible, even with `r"^/"`): the views
-of `verification.paths.NEVER_ENFORCED` (the verification app's own views, every URL named "logout"),
-the LOGIN_URL view, STATIC_URL and MEDIA_URL, and views marked with `verification_not_required`.
+of `verification.paths.NEVER_ENFORCED` (the verification app's own views, every URL named "logout",
+the admin's login of every AdminSite), the LOGIN_URL view, STATIC_URL and MEDIA_URL, and views marked
+with `verification_not_required`.
+
+Exempt unless a URL-name rule names them: views marked with Django's `login_not_required` (Django's
+LoginView and password-reset views, a site's sign-up page). They are pages for anonymous users, and
+a verification needs a login first, so a path or namespace rule that happens to cover them (`r"^/"`,
+"accounts:*") must not lock anonymous users out of them; a name rule ("password_reset", or the
+app-qualified name, matched as the name rules are) says that page is meant, and wins (check I001).
 
 Spellings: a path rule protects a path if it matches any spelling of it that Django might still route
 to a view (`verification.paths.path_spellings`), each also with a trailing slash added. A path
@@ -23,7 +30,7 @@ never to a path whose decoding does not settle. Name rules use the resolved view
 Speed: rules are compiled when VerificationRequiredMiddleware is created (so a worker pays before it
 serves) and again on first use after a settings change (`setting_changed`), never per request.
 Names and namespaces are set lookups; regular expressions are indexed by the literal folder they must
-start with, read from their text ("/polls/" for `^/polls/\\d+/`), and combined into a few alternations
+start with, read from their text ("/shop/" for `^/shop/\\d+/`), and combined into a few alternations
 per folder (`verification._path_index`), so a request tries only the rules that could match its path,
 however many rules there are. A plain prefix ("^/account/") is matched with `str.startswith`.
 """
@@ -32,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -52,6 +59,7 @@ if TYPE_CHECKING:
     from django.urls import ResolverMatch
 
 __all__ = [
+    "LOGIN_REQUIRED_ATTRIBUTE",
     "VIEW_ATTRIBUTE",
     "CompiledRules",
     "Requirement",
@@ -78,6 +86,8 @@ WATCHED_SETTINGS = frozenset(
 )
 #: The view attribute set by `verification_not_required` (False) and `verification_required` (True).
 VIEW_ATTRIBUTE = "verification_required"
+#: The view attribute Django's `login_not_required` sets to False (read as LoginRequiredMiddleware does).
+LOGIN_REQUIRED_ATTRIBUTE = "login_required"
 
 RuleKind = Literal["path", "name", "namespace"]
 
@@ -98,6 +108,12 @@ class Rule:
     def label(self) -> str:
         """The rule as written in settings: the pattern, the URL name, or "namespace:*"."""
         return f"{self.value}:*" if self.kind == "namespace" else self.value
+
+    def covers_view(self, match: ResolverMatch) -> bool:
+        """Tell whether this name or namespace rule covers the resolved view `match` (a path rule never does)."""
+        if self.kind == "name":
+            return _is_named((self.value,), match)
+        return self.kind == "namespace" and self.value in _namespace_paths(match)
 
 
 @dataclass(frozen=True)
@@ -141,10 +157,10 @@ def parse_rule(entry: object) -> Rule:
     if entry.endswith(":*"):
         namespace = entry[:-2]
         if not namespace or "*" in namespace or any(not part for part in namespace.split(":")):
-            raise InvalidRule(f"{entry!r} is not a namespace rule such as 'polls:*'.", "verification.E004")
+            raise InvalidRule(f"{entry!r} is not a namespace rule such as 'shop:*'.", "verification.E004")
         return Rule("namespace", namespace, max_age)
     if "*" in entry or any(not part for part in entry.split(":")):
-        raise InvalidRule(f"{entry!r} is not a URL name such as 'polls:vote'.", "verification.E004")
+        raise InvalidRule(f"{entry!r} is not a URL name such as 'shop:cart'.", "verification.E004")
     return Rule("name", entry, max_age)
 
 
@@ -259,7 +275,7 @@ class CompiledRules:
     def _match_namespaced(self, match: ResolverMatch, best: float | None) -> float | None:
         """Return the strictest of `best` and the rules on the view's app-qualified name and namespaces."""
         if self.required_names and match.app_names != match.namespaces and match.url_name:
-            # A rule on "polls:vote" covers every instance of the polls app, whatever its namespace.
+            # A rule on "shop:cart" covers every instance of the shop app, whatever its namespace.
             found = self.required_names.get(":".join([*match.app_names, match.url_name]))
             if found is not None and (best is None or found < best):
                 best = found
@@ -279,13 +295,16 @@ class CompiledRules:
                 return True
             if self.login_view_name is not None and match.view_name == self.login_view_name:
                 return True
-            if self.exempt_names and (
-                match.view_name in self.exempt_names
-                or (match.url_name and ":".join([*match.app_names, match.url_name]) in self.exempt_names)
-            ):
+            if self.exempt_names and _is_named(self.exempt_names, match):
                 return True
             if self.exempt_namespaces and any(spaces in self.exempt_namespaces for spaces in _namespace_paths(match)):
                 return True
+        if not getattr(view_func, LOGIN_REQUIRED_ATTRIBUTE, True) and (
+            match is None or not _is_named(self.required_names, match)
+        ):
+            # A page for anonymous users (Django's password reset, a sign-up page): a verification needs a
+            # login first, so a rule that merely covers it would lock them out; a name rule means it.
+            return True
         path = request.path
         if path == self.login_path:
             return True
@@ -300,6 +319,19 @@ class CompiledRules:
             spellings, settled = path_spellings(request.path_info)
             return settled and all(self.exempt_paths.match(spelling) is not None for spelling in spellings)
         return False
+
+
+def _is_named(names: Container[str], match: ResolverMatch) -> bool:
+    """Tell whether `names` holds the resolved view's name, as resolved ("shop:cart") or app-qualified.
+
+    The app-qualified name (the application namespaces, then the URL name) names the view in every
+    instance of its app, whatever the instance namespace.
+    """
+    if match.view_name in names:
+        return True
+    if not match.url_name:
+        return False
+    return ":".join([*match.app_names, match.url_name]) in names
 
 
 def _namespace_paths(match: ResolverMatch) -> Iterable[str]:

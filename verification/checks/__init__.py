@@ -1,7 +1,7 @@
-"""The app's system checks, one module per topic; ids are `verification.E0xx` (errors) and `W0xx` (warnings).
+"""The app's system checks, one module per topic; ids are `verification.E0xx`, `W0xx` and `I0xx` (information).
 
 - `middleware`: the middleware's place (E001, E002);
-- `rules`: the URL rules (E003-E009, E038, W002, W003, W006);
+- `rules`: the URL rules (E003-E009, E038, W002, W003, W006, I001);
 - `backend`: VERIFICATION_BACKEND (E011, E012, E039, E051, E052, W001), then the backend's own checks (the Vonage
   backends: E020-E029, W020-W029);
 - `settings`: every setting's value, each with the check id `verification.conf` gives it, and E037,

@@ -8,58 +8,85 @@
 - E008 a rule names a namespace that does not exist.
 - E009 a rule's `max_age` is not a whole number of seconds, 1 or more.
 - E038 the verification URLs (`verification:phone`) are not in the URLconf.
-- W002 a protection rule covers LOGIN_URL (it stays exempt).
-- W003 a protection rule covers the verification views (they stay exempt).
+- W002 a protection rule covers LOGIN_URL (it stays exempt), and no exemption covers it too.
+- W003 a protection rule covers the verification views (they stay exempt), and no exemption covers them too.
 - W006 an exemption covers every path: the protection rules protect nothing.
+- I001 a URL-name rule names a view marked `login_not_required`: the rule wins, the view is enforced.
+
+Coverage is decided as the middleware decides it (`Rule.covers_view` on the resolved view, the path
+rules on the view's path), so an exemption that silences W002 or W003 is one that really applies.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Info, Tags, register
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured, ViewDoesNotExist
-from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, ResolverMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from verification._path_index import compile_pattern, literal_prefix
 from verification.checks.middleware import MIDDLEWARE_PATH, index_of
 from verification.conf import conf
 from verification.exceptions import InvalidRule
-from verification.paths import VERIFICATION_NAMESPACE, login_url, resolve_site_path, site_path
-from verification.rules import Rule, parse_rule
+from verification.paths import NEVER_ENFORCED, VERIFICATION_NAMESPACE, login_url, resolve_site_path, site_path
+from verification.rules import LOGIN_REQUIRED_ATTRIBUTE, VIEW_ATTRIBUTE, Rule, parse_rule
 
 __all__ = ["check_rules"]
 
 RULE_SETTINGS = ("VERIFICATION_REQUIRED_URLS", "VERIFICATION_EXEMPT_URLS")
 #: Paths an exemption must not cover all of: if it does, it covers every path.
-_SAMPLE_PATHS = ("/", "/a/", "/polls/1/", "/zz-check/yy/x.json")
+_SAMPLE_PATHS = ("/", "/a/", "/shop/1/", "/zz-check/yy/x.json")
 
 
-def _url_names_and_namespaces() -> tuple[set[str], set[str]] | None:
-    """Return every qualified URL name and namespace of the URLconf, or None if it does not load."""
-    names: set[str] = set()
-    namespaces: set[str] = set()
+class _URLconfContents(NamedTuple):
+    """What rules can name in the URLconf."""
 
-    def walk(patterns: Iterable[URLPattern | URLResolver], prefixes: set[str]) -> None:
+    #: Every qualified URL name, each namespace written as its instance or its application namespace.
+    names: set[str]
+    #: Every namespace, nested ones qualified the same way.
+    namespaces: set[str]
+    #: Every named view, as the resolver would match it.
+    views: list[ResolverMatch]
+    #: The same views by the names a URL-name rule matches them by: as resolved, and app-qualified.
+    views_by_name: dict[str, list[ResolverMatch]]
+
+
+def _read_urlconf() -> _URLconfContents | None:
+    """Return what the rules can name in the URLconf, or None if it does not load."""
+    contents = _URLconfContents(set(), set(), [], {})
+
+    def walk(
+        patterns: Iterable[URLPattern | URLResolver],
+        prefixes: set[str],
+        instances: tuple[str | None, ...],
+        apps: tuple[str | None, ...],
+    ) -> None:
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 inner = prefixes
                 if pattern.namespace:
                     own = {pattern.namespace, pattern.app_name} - {None, ""}
                     inner = {f"{prefix}:{space}" if prefix else str(space) for prefix in prefixes for space in own}
-                    namespaces.update(inner)
-                walk(pattern.url_patterns, inner)
+                    contents.namespaces.update(inner)
+                # As URLResolver.resolve() adds them (ResolverMatch leaves out the empty ones).
+                walk(pattern.url_patterns, inner, (*instances, pattern.namespace), (*apps, pattern.app_name))
             elif pattern.name:
-                names.update(f"{prefix}:{pattern.name}" if prefix else pattern.name for prefix in prefixes)
+                contents.names.update(f"{prefix}:{pattern.name}" if prefix else pattern.name for prefix in prefixes)
+                view = ResolverMatch(pattern.callback, (), {}, pattern.name, list(apps), list(instances))
+                contents.views.append(view)
+                for name in {view.view_name, ":".join([*view.app_names, pattern.name])}:
+                    contents.views_by_name.setdefault(name, []).append(view)
 
     try:
-        walk(get_resolver().url_patterns, {""})
+        walk(get_resolver().url_patterns, {""}, (), ())
     except (ImportError, ImproperlyConfigured, ViewDoesNotExist):
         return None  # Django's own URL checks report it.
-    return names, namespaces
+    return contents
 
 
 def _parsed_rules(setting: str, entries: object, errors: list[CheckMessage]) -> list[Rule]:
@@ -67,8 +94,8 @@ def _parsed_rules(setting: str, entries: object, errors: list[CheckMessage]) -> 
         errors.append(
             Error(
                 f"{setting} must be a list or tuple of rules, not {type(entries).__name__}.",
-                hint="Write a list: regular expressions ('^/account/'), URL names ('polls:vote'), "
-                "namespaces ('polls:*') or dicts with 'path' or 'name' and 'max_age'.",
+                hint="Write a list: regular expressions ('^/account/'), URL names ('shop:cart'), "
+                "namespaces ('shop:*') or dicts with 'path' or 'name' and 'max_age'.",
                 id="verification.E003",
             )
         )
@@ -96,57 +123,56 @@ def _parsed_rules(setting: str, entries: object, errors: list[CheckMessage]) -> 
 
 
 _RULE_HINTS = {
-    "verification.E004": "A rule is a regular expression starting with '^' or '/', a URL name ('polls:vote'), "
-    "a namespace ('polls:*'), or {'path': ..., 'max_age': seconds} / {'name': ..., 'max_age': seconds}.",
+    "verification.E004": "A rule is a regular expression starting with '^' or '/', a URL name ('shop:cart'), "
+    "a namespace ('shop:*'), or {'path': ..., 'max_age': seconds} / {'name': ..., 'max_age': seconds}.",
     "verification.E005": "Fix the regular expression; test it with re.match(pattern, '/some/path/').",
     "verification.E009": "Give 'max_age' as a whole number of seconds (300 for five minutes), or leave it out.",
 }
 
 
-def _login_path() -> str | None:
-    url = login_url()
-    return site_path(url) if url is not None else None
-
-
-def _covers(rule: Rule, path: str | None, view_names: Iterable[str]) -> bool:
+def _covers(rule: Rule, path: str | None, view: ResolverMatch | None) -> bool:
+    """Tell whether `rule` covers the view `view` served at `path` (either may be unknown)."""
     if rule.kind == "path":
         return path is not None and compile_pattern(rule.value).match(path) is not None
-    names = list(view_names)
-    if rule.kind == "name":
-        return rule.value in names
-    return any(name.startswith(rule.value + ":") for name in names)
+    return view is not None and rule.covers_view(view)
 
 
-def _login_view_names(path: str | None) -> list[str]:
-    match = resolve_site_path(path) if path is not None else None
-    return [match.view_name] if match is not None else []
+def _covered_by_any(rules: Iterable[Rule], path: str | None, view: ResolverMatch | None) -> bool:
+    return any(_covers(rule, path, view) for rule in rules)
+
+
+def _path_of(view: ResolverMatch) -> str | None:
+    """Return the path of a view that takes no arguments (as path rules see it), else None."""
+    try:
+        return site_path(reverse(view.view_name))
+    except NoReverseMatch:
+        return None
 
 
 @register(Tags.urls, "verification")
 def check_rules(**kwargs: Any) -> list[CheckMessage]:
-    """E003-E009, E038, W002, W003, W006: the rules are well formed, name real URLs, and cover what they should."""
+    """E003-E009, E038, W002, W003, W006, I001: the rules are well formed, name real URLs, cover what they should."""
     errors: list[CheckMessage] = []
     required = _parsed_rules("VERIFICATION_REQUIRED_URLS", conf.REQUIRED_URLS, errors)
     exempt = _parsed_rules("VERIFICATION_EXEMPT_URLS", conf.EXEMPT_URLS, errors)
-    known = _url_names_and_namespaces()
-    if known is None:
+    urlconf = _read_urlconf()
+    if urlconf is None:
         return errors
-    names, namespaces = known
     for setting, rules in zip(RULE_SETTINGS, (required, exempt), strict=True):
         for rule in rules:
-            if rule.kind == "name" and rule.value not in names:
+            if rule.kind == "name" and rule.value not in urlconf.names:
                 errors.append(
                     Error(
                         f"{setting}: there is no URL named {rule.value!r}.",
-                        hint="Use the name as in reverse(), with its namespace ('polls:vote').",
+                        hint="Use the name as in reverse(), with its namespace ('shop:cart').",
                         id="verification.E007",
                     )
                 )
-            elif rule.kind == "namespace" and rule.value not in namespaces:
+            elif rule.kind == "namespace" and rule.value not in urlconf.namespaces:
                 errors.append(
                     Error(
                         f"{setting}: there is no URL namespace {rule.value!r}.",
-                        hint="Use an instance or application namespace of include(), as in 'polls:*'.",
+                        hint="Use an instance or application namespace of include(), as in 'shop:*'.",
                         id="verification.E008",
                     )
                 )
@@ -159,13 +185,23 @@ def check_rules(**kwargs: Any) -> list[CheckMessage]:
                     id="verification.W006",
                 )
             )
-    errors += _check_coverage(required, names)
+    url = login_url()
+    login_path = site_path(url) if url is not None else None
+    login_view = resolve_site_path(url) if url is not None else None
+    errors += _check_coverage(required, exempt, urlconf, login_path, login_view)
+    errors += _check_login_not_required(required, exempt, urlconf, login_view)
     return errors
 
 
-def _check_coverage(required: list[Rule], names: set[str]) -> list[CheckMessage]:
+def _check_coverage(
+    required: list[Rule],
+    exempt: list[Rule],
+    urlconf: _URLconfContents,
+    login_path: str | None,
+    login_view: ResolverMatch | None,
+) -> list[CheckMessage]:
+    """E038, W002, W003: the pages that stay exempt whatever the rules say, and rules that cover them."""
     messages: list[CheckMessage] = []
-    verification_names = sorted(name for name in names if name.startswith(f"{VERIFICATION_NAMESPACE}:"))
     active = bool(required) or index_of(MIDDLEWARE_PATH, list(settings.MIDDLEWARE)) is not None
     try:
         reverse("verification:phone")
@@ -178,35 +214,81 @@ def _check_coverage(required: list[Rule], names: set[str]) -> list[CheckMessage]
                     id="verification.E038",
                 )
             )
-    login_path = _login_path()
-    login_names = _login_view_names(login_path)
-    verification_paths: list[tuple[str, str]] = []
-    for name in verification_names:
-        try:
-            verification_paths.append((name, site_path(reverse(name)) or ""))
-        except NoReverseMatch:
-            continue  # takes arguments: covered by the name checks
+    # An exemption that covers these pages too says the operator knows: no warning then.
+    login_exempted = _covered_by_any(exempt, login_path, login_view)
+    login_exemption = login_view.view_name if login_view is not None else f"^{re.escape(login_path or '/')}$"
+    verification_pages = [
+        (_path_of(view), view)
+        for view in urlconf.views
+        if VERIFICATION_NAMESPACE in view.app_names or VERIFICATION_NAMESPACE in view.namespaces
+    ]
     for rule in required:
         label = rule.label
-        if _covers(rule, login_path, login_names):
+        if not login_exempted and _covers(rule, login_path, login_view):
             messages.append(
                 CheckWarning(
                     f"VERIFICATION_REQUIRED_URLS: {label!r} covers LOGIN_URL ({login_path}), which stays exempt.",
-                    hint="Narrow the rule, or add an exemption to say so explicitly.",
+                    hint=f"Narrow the rule, or add '{login_exemption}' to VERIFICATION_EXEMPT_URLS to say so "
+                    "explicitly.",
                     id="verification.W002",
                 )
             )
-        covered = [
-            name
-            for name, path in verification_paths
-            if _covers(rule, path, [name]) or (rule.kind == "namespace" and rule.value == VERIFICATION_NAMESPACE)
-        ]
-        if covered or (rule.kind != "path" and rule.value.split(":")[0] == VERIFICATION_NAMESPACE):
+        covered = [(path, view) for path, view in verification_pages if _covers(rule, path, view)]
+        if covered:
+            warn = not all(_covered_by_any(exempt, path, view) for path, view in covered)
+        else:
+            # Without the pages in the URLconf (E038), only the namespace's own exemption says it.
+            warn = (
+                rule.kind != "path"
+                and rule.value.split(":")[0] == VERIFICATION_NAMESPACE
+                and not any(other.kind == "namespace" and other.value == VERIFICATION_NAMESPACE for other in exempt)
+            )
+        if warn:
             messages.append(
                 CheckWarning(
                     f"VERIFICATION_REQUIRED_URLS: {label!r} covers the verification pages, which stay exempt.",
-                    hint="Narrow the rule; the verification pages can never require verification.",
+                    hint=f"Narrow the rule, or add '{VERIFICATION_NAMESPACE}:*' to VERIFICATION_EXEMPT_URLS "
+                    "to say so explicitly; the verification pages can never require verification.",
                     id="verification.W003",
                 )
             )
     return messages
+
+
+def _check_login_not_required(
+    required: list[Rule], exempt: list[Rule], urlconf: _URLconfContents, login_view: ResolverMatch | None
+) -> list[CheckMessage]:
+    """I001: a URL-name rule enforces a view marked login_not_required, which rules otherwise leave alone.
+
+    An Info, not a Warning: naming the view is the one way to enforce such a page, so the rule is a
+    deliberate choice and `check --deploy --fail-level WARNING` passes with it; the message makes sure
+    the operator sees that anonymous users will now be sent to log in before that page.
+    """
+    messages: list[CheckMessage] = []
+    for rule in required:
+        if rule.kind != "name":
+            continue
+        views = urlconf.views_by_name.get(rule.value, [])
+        if any(_enforced_despite_login_not_required(view, exempt, login_view) for view in views):
+            messages.append(
+                Info(
+                    f"VERIFICATION_REQUIRED_URLS: {rule.value!r} names a view marked login_not_required. The rule "
+                    "wins: anonymous users are sent to log in there, and logged-in users to verify.",
+                    hint="Views marked login_not_required (Django's password reset, a sign-up page) are exempt "
+                    "from path and namespace rules; only a URL-name rule enforces them. Keep the rule if that page "
+                    "must need a verified phone; otherwise remove it.",
+                    id="verification.I001",
+                )
+            )
+    return messages
+
+
+def _enforced_despite_login_not_required(
+    view: ResolverMatch, exempt: list[Rule], login_view: ResolverMatch | None
+) -> bool:
+    """Tell whether the middleware enforces `view`, marked login_not_required, because a name rule names it."""
+    if getattr(view.func, LOGIN_REQUIRED_ATTRIBUTE, True) or getattr(view.func, VIEW_ATTRIBUTE, None) is False:
+        return False
+    if NEVER_ENFORCED.contains(view) or (login_view is not None and view.view_name == login_view.view_name):
+        return False
+    return not _covered_by_any(exempt, _path_of(view), view)

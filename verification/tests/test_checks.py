@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,6 +141,67 @@ def test_a_catch_all_is_reported_for_both(clean: Any) -> None:
     assert check_ids() == ["verification.W002", "verification.W003"]
 
 
+def rule_message(check_id: str) -> Any:
+    [message] = [message for message in run_checks(tags=["verification"]) if message.id == check_id]
+    return message
+
+
+def test_the_w002_and_w003_hints_say_which_exemption_silences_them(clean: Any) -> None:
+    clean.VERIFICATION_REQUIRED_URLS = [r"^/"]
+    assert "add 'login' to VERIFICATION_EXEMPT_URLS" in rule_message("verification.W002").hint
+    assert "add 'verification:*' to VERIFICATION_EXEMPT_URLS" in rule_message("verification.W003").hint
+    # The hint names the login view as LOGIN_URL resolves it.
+    clean.LOGIN_URL = "/account/help/"
+    assert "add 'account-help' to VERIFICATION_EXEMPT_URLS" in rule_message("verification.W002").hint
+
+
+@pytest.mark.parametrize(
+    ("required", "exempt"),
+    [
+        ([r"^/"], ["login", "verification:*"]),
+        ([r"^/"], [r"^/login/$", r"^/verify/"]),
+        (["login", "verification:phone", "verification:*"], ["login", "verification:*"]),
+        (["^/login/", "^/verify/confirm/"], ["^/login/", "verification:confirm"]),
+    ],
+)
+def test_an_explicit_exemption_silences_w002_and_w003(clean: Any, required: list[str], exempt: list[str]) -> None:
+    clean.VERIFICATION_REQUIRED_URLS = required
+    clean.VERIFICATION_EXEMPT_URLS = exempt
+    assert check_ids() == []
+
+
+def test_an_exemption_of_part_of_the_pages_leaves_the_warning(clean: Any) -> None:
+    clean.VERIFICATION_REQUIRED_URLS = [r"^/"]
+    clean.VERIFICATION_EXEMPT_URLS = ["verification:confirm", "^/log"]
+    assert check_ids() == ["verification.W003"]
+    clean.VERIFICATION_EXEMPT_URLS = ["verification:*", "account"]
+    assert check_ids() == ["verification.W002"]
+
+
+def test_the_readme_lists_i001() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### System checks") : readme.index("## Send budgets against SMS toll fraud")]
+    assert re.search(r"^\| I001 \| .*`login_not_required`", table, re.M)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["verification/rules.py", "verification/paths.py", "verification/_path_index.py", "verification/checks/rules.py"],
+)
+def test_the_rules_modules_name_nothing_of_the_demo(module: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / module).read_text(encoding="utf-8")
+    assert not re.search(r"polls|pollstr", text, re.I)
+
+
+def test_the_rule_hints_name_nothing_of_the_demo(clean: Any) -> None:
+    clean.VERIFICATION_REQUIRED_URLS = [123, "nope:nope", "nope:*", "^nope/"]
+    clean.VERIFICATION_EXEMPT_URLS = "^/"
+    messages = run_checks(tags=["verification"])
+    assert {message.id for message in messages} >= {f"verification.E00{n}" for n in (3, 4, 6, 7, 8)}
+    for message in messages:
+        assert not re.search(r"polls|pollstr", f"{message.msg} {message.hint}", re.I), message
+
+
 @pytest.mark.parametrize("rule", ["^/", "^.*", "/"])
 def test_w006_an_exemption_of_everything(clean: Any, rule: str) -> None:
     clean.VERIFICATION_EXEMPT_URLS = [rule]
@@ -175,12 +238,42 @@ LOCAL_BACKENDS = [
 ]
 
 
-@pytest.mark.parametrize("backend", LOCAL_BACKENDS)
-def test_w001_local_backend_without_debug(clean: Any, backend: str) -> None:
-    clean.VERIFICATION_BACKEND = backend
+def test_w001_locmem_backend_without_debug(clean: Any) -> None:
+    clean.VERIFICATION_BACKEND = "verification.backends.locmem.LocmemVerifyBackend"
     assert check_ids() == []
     clean.DEBUG = False
     assert check_ids() == ["verification.W001"]
+
+
+def test_e052_console_backend_without_debug_unless_allowed(clean: Any) -> None:
+    clean.VERIFICATION_BACKEND = "verification.backends.console.ConsoleVerifyBackend"
+    assert check_ids() == []
+    clean.DEBUG = False
+    assert check_ids() == ["verification.E052"]
+    message = next(m for m in run_checks(tags=["verification"]) if m.id == "verification.E052")
+    assert message.is_serious()
+    assert "VERIFICATION_CONSOLE_BACKEND_ALLOWED = True" in message.hint
+    clean.VERIFICATION_CONSOLE_BACKEND_ALLOWED = True
+    assert check_ids() == ["verification.W001"]
+    clean.VERIFICATION_CONSOLE_BACKEND_ALLOWED = "yes"
+    assert check_ids() == ["verification.E037", "verification.E052"]
+
+
+@pytest.mark.parametrize("backend", LOCAL_BACKENDS)
+def test_a_local_backend_needs_no_brand(clean: Any, backend: str) -> None:
+    clean.VERIFICATION_BACKEND = backend
+    clean.VERIFICATION_BRAND = None
+    assert check_ids() == []
+
+
+def test_e051_a_provider_backend_needs_a_brand(clean: Any) -> None:
+    del clean.VERIFICATION_BRAND
+    assert check_ids() == ["verification.E051"]
+    clean.VERIFICATION_BACKEND = "verification.backends.vonage.VonageVerifyBackend"
+    clean.VONAGE_API_KEY, clean.VONAGE_API_SECRET = "key", "secret"
+    assert "verification.E051" in check_ids()
+    clean.VERIFICATION_BRAND = "Example Shop"
+    assert "verification.E051" not in check_ids()
 
 
 def test_the_backends_own_checks_are_added(clean: Any, mocker: Any) -> None:
@@ -212,7 +305,8 @@ def test_the_backends_own_checks_are_added(clean: Any, mocker: Any) -> None:
         ("VERIFICATION_CHANNELS", [[], ["sms", "sms"], ["telegram"], "sms", ["SMS"], None], "verification.E031"),
         ("VERIFICATION_ALLOWED_COUNTRIES", [["gb"], ["XX"], [], "GB", ["GB", 44]], "verification.E032"),
         ("VERIFICATION_DEFAULT_REGION", ["UK", "gb", "", 44], "verification.E033"),
-        ("VERIFICATION_BRAND", ["", "   ", 5, None], "verification.E034"),
+        ("VERIFICATION_BRAND", ["", "   ", 5], "verification.E034"),
+        ("VERIFICATION_BASE_TEMPLATE", ["", None, 5], "verification.E048"),
         ("VERIFICATION_CLIENT_IP_HEADER", ["", 5], "verification.E035"),
         ("VONAGE_TIMEOUT", [0, -1.0, "10", True, None], "verification.E036"),
         ("VERIFICATION_NUMBER_CHANGE_MAX_AGE", [0, -5, "600", None, 1.5, True], "verification.E047"),
