@@ -96,6 +96,10 @@ def page_of(response: Any, container: tuple[str, str, str]) -> str:
     assert any(
         ancestor.tag == tag and value in ancestor.attrs.get(attribute, "").split() for ancestor in h1.ancestors()
     ), f"the page's <h1> is not inside <{tag} {attribute}={value!r}>"
+    # No CSS framework's classes: the page (from the element around its <h1>) has only the app's own.
+    assert h1.parent is not None
+    foreign = {name for element in h1.parent.iter() for name in element.classes if not name.startswith("verification")}
+    assert foreign == set()
     return h1.text
 
 
