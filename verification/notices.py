@@ -8,6 +8,7 @@ text in the user's language; numbers in it are masked.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ SUCCESS = "success"
 LEVELS = frozenset({ERROR, WARNING, INFO, SUCCESS})
 #: Notices kept at most: a page never has more to say than this, whatever a client replays.
 MAX_WAITING = 5
+#: Seconds a notice waits for its page: one left by an abandoned flow is not shown days later.
+MAX_AGE = 600
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ def add(request: HttpRequest, level: str, text: StrOrPromise) -> None:
         raise ValueError(f"Unknown notice level {level!r}.")
     waiting = request.session.get(SESSION_KEY)
     waiting = list(waiting) if isinstance(waiting, list) else []
-    waiting.append([level, str(text)])
+    waiting.append([level, str(text), int(time.time())])
     request.session[SESSION_KEY] = waiting[-MAX_WAITING:]
 
 
@@ -59,8 +62,14 @@ def pop(request: HttpRequest) -> list[Notice]:
     waiting = session.pop(SESSION_KEY)
     if not isinstance(waiting, list):
         return []
+    oldest = time.time() - MAX_AGE
     return [
         Notice(item[0], item[1])
         for item in waiting
-        if isinstance(item, list) and len(item) == 2 and item[0] in LEVELS and isinstance(item[1], str)
+        if isinstance(item, list)
+        and len(item) == 3
+        and item[0] in LEVELS
+        and isinstance(item[1], str)
+        and isinstance(item[2], int)
+        and item[2] >= oldest
     ]

@@ -17,5 +17,5 @@ def feedback(response: Any) -> list[str]:
     if context is not None and "notices" in context:
         texts += [notice.text for notice in context["notices"]]
     waiting = request.session.get(notices.SESSION_KEY) or []
-    texts += [text for _level, text in waiting]
+    texts += [text for _level, text, _at in waiting]
     return texts
