@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import django
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -302,6 +303,9 @@ def test_the_readme_catch_all_example_keeps_the_site_usable(client: Client, catc
 def test_the_whole_password_reset_runs_under_the_catch_all(
     client: Client, catch_all: Any, db: Any, logged_in: bool
 ) -> None:
+    if django.VERSION >= (6, 1):
+        # Django 6.1 sends mail through MAILERS and warns a site that has none (it sends by default till 2028).
+        catch_all.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     user = get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
     if logged_in:
         client.force_login(make_user())
