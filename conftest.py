@@ -1,20 +1,19 @@
-"""Test-wide fixtures: codes go to the locmem outbox, emptied around every test."""
+"""Test-wide fixtures: codes go to the locmem outbox, emptied around every test (verification.testing)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-LOCMEM_BACKEND = "verification.backends.locmem.LocmemVerifyBackend"
+from verification.testing import LOCMEM_BACKEND, clear_outbox
 
 
 @pytest.fixture(autouse=True)
-def _locmem_verify_backend(settings: pytest.FixtureRequest) -> Iterator[None]:
+def _locmem_verify_backend(settings: Any) -> Iterator[None]:
     """Use the locmem Verify backend (the tests' outbox, empty at the start) unless a test overrides it."""
-    from verification.backends import locmem
-
-    settings.VERIFICATION_BACKEND = LOCMEM_BACKEND  # type: ignore[attr-defined]
-    locmem.outbox.clear()
+    settings.VERIFICATION_BACKEND = LOCMEM_BACKEND
+    clear_outbox()
     yield
-    locmem.outbox.clear()
+    clear_outbox()
