@@ -1,6 +1,7 @@
 """System checks of VERIFICATION_BACKEND.
 
 - E011 VERIFICATION_BACKEND cannot be imported.
+- E053 VERIFICATION_BACKEND is a backend whose SDK comes with an extra of the package, not installed.
 - E012 VERIFICATION_BACKEND is not a BaseVerifyBackend subclass.
 - E039 the backend can deliver none of VERIFICATION_CHANNELS.
 - E051 a backend that needs VERIFICATION_BRAND (every provider) without one.
@@ -30,24 +31,27 @@ __all__ = ["check_backend"]
 LOCAL_BACKEND_MODULES = frozenset({"verification.backends.console", "verification.backends.locmem"})
 #: The module of the backend that writes codes to standard output, where servers log it.
 CONSOLE_BACKEND_MODULE = "verification.backends.console"
+#: Backends whose provider SDK is an extra of the package: their module, and the extra that installs it.
+BACKEND_EXTRAS = {"verification.backends.vonage": "vonage"}
+#: The distribution name, for the hint.
+DISTRIBUTION = "django-phone-verification"
 
 
 @register(Tags.security, "verification")
 def check_backend(**kwargs: Any) -> list[CheckMessage]:
-    """E011, E012, E039, E051, E052, W001 and the backend's own checks."""
+    """E011, E012, E039, E051, E052, E053, W001 and the backend's own checks."""
     from verification.backends.base import BaseVerifyBackend
 
     path = conf.BACKEND
     try:
         backend_class = import_string(path)
-    except (ImportError, ValueError, TypeError, AttributeError) as error:
-        return [
-            Error(
-                f"VERIFICATION_BACKEND {path!r} cannot be imported: {error}.",
-                hint="Use a dotted path such as 'verification.backends.vonage.VonageVerifyBackend'.",
-                id="verification.E011",
-            )
-        ]
+    except ImportError as error:
+        missing = _missing_extra(path, error)
+        if missing is not None:
+            return [missing]
+        return [_not_importable(path, error)]
+    except (ValueError, TypeError, AttributeError) as error:
+        return [_not_importable(path, error)]
     if not isinstance(backend_class, type) or not issubclass(backend_class, BaseVerifyBackend):
         return [
             Error(
@@ -100,3 +104,26 @@ def _check_local_backend(path: str, backend_class: type) -> list[CheckMessage]:
             id="verification.W001",
         )
     ]
+
+
+def _not_importable(path: str, error: Exception) -> CheckMessage:
+    return Error(
+        f"VERIFICATION_BACKEND {path!r} cannot be imported: {error}.",
+        hint="Use a dotted path such as 'verification.backends.vonage.VonageVerifyBackend'.",
+        id="verification.E011",
+    )
+
+
+def _missing_extra(path: str, error: ImportError) -> CheckMessage | None:
+    """E053 when `path` is a backend of the package whose SDK (an extra) is not installed; else None."""
+    module = error.name or ""
+    for backend_module, extra in BACKEND_EXTRAS.items():
+        of_backend = path == backend_module or path.startswith(backend_module + ".")
+        if of_backend and module and not module.startswith("verification."):
+            return Error(
+                f"VERIFICATION_BACKEND {path!r} needs the {extra.title()} SDK, which is not installed "
+                f"(no module named {module!r}).",
+                hint=f'Install the package with its extra: pip install "{DISTRIBUTION}[{extra}]".',
+                id="verification.E053",
+            )
+    return None

@@ -82,6 +82,8 @@ def _read_urlconf() -> _URLconfContents | None:
                 for name in {view.view_name, ":".join([*view.app_names, pattern.name])}:
                     contents.views_by_name.setdefault(name, []).append(view)
 
+    if not hasattr(settings, "ROOT_URLCONF"):
+        return None  # Not a site (a bare settings module): there are no URLs to check.
     try:
         walk(get_resolver().url_patterns, {""}, (), ())
     except (ImportError, ImproperlyConfigured, ViewDoesNotExist):

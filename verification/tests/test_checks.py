@@ -363,3 +363,39 @@ def test_manage_py_check_fails_on_a_bad_setting(clean: Any) -> None:
     clean.VERIFICATION_CODE_LENGTH = 3
     with pytest.raises(SystemCheckError, match=r"verification\.E013"):
         call_command("check", verbosity=0)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["verification.backends.vonage.VonageVerifyBackend", "verification.backends.vonage.VonageLegacyVerifyBackend"],
+)
+@pytest.mark.parametrize("missing", ["vonage", "vonage_verify", "vonage_http_client"])
+def test_e053_the_vonage_backend_without_its_extra_names_the_extra(
+    clean: Any, monkeypatch: Any, backend: str, missing: str
+) -> None:
+    import sys
+
+    # As on a site that installed the package without [vonage]: the SDK's modules cannot be imported.
+    for name in [name for name in sys.modules if name.startswith("verification.backends.vonage")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, missing, None)
+    clean.VERIFICATION_BACKEND = backend
+
+    (message,) = [m for m in run_checks(tags=["verification"]) if m.id in ("verification.E053", "verification.E011")]
+
+    assert message.id == "verification.E053"
+    assert repr(missing) in message.msg
+    assert 'pip install "django-phone-verification[vonage]"' in message.hint
+
+
+def test_a_typo_in_a_backend_path_is_still_e011(clean: Any) -> None:
+    clean.VERIFICATION_BACKEND = "verification.backends.vonage.VonageVerifyBackends"
+    assert check_ids() == ["verification.E011"]
+    clean.VERIFICATION_BACKEND = "verification.backends.vonag.VonageVerifyBackend"
+    assert check_ids() == ["verification.E011"]
+
+
+def test_settings_without_a_urlconf_are_not_a_crash(clean: Any) -> None:
+    del clean.ROOT_URLCONF
+
+    assert "verification.E038" not in check_ids()
