@@ -116,10 +116,10 @@ def _not_importable(path: str, error: Exception) -> CheckMessage:
 
 def _missing_extra(path: str, error: ImportError) -> CheckMessage | None:
     """E053 when `path` is a backend of the package whose SDK (an extra) is not installed; else None."""
-    module = error.name or ""
+    module = (error.name or "").split(".")[0]
     for backend_module, extra in BACKEND_EXTRAS.items():
         of_backend = path == backend_module or path.startswith(backend_module + ".")
-        if of_backend and module and not module.startswith("verification."):
+        if of_backend and module and module != "verification":
             return Error(
                 f"VERIFICATION_BACKEND {path!r} needs the {extra.title()} SDK, which is not installed "
                 f"(no module named {module!r}).",

@@ -504,46 +504,6 @@ def test_hooks_can_be_overridden(urls: Any, db: Any) -> None:
     assert parse_qs(urlsplit(response["Location"]).query) == {"keep": ["1"], "next": ["/account/"]}
 
 
-# -- Pollstr's own settings ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def question(db: Any) -> Any:
-    from django.utils import timezone
-
-    from polls.models import Question
-
-    question = Question.objects.create(question_text="What's up?", pub_date=timezone.now())
-    question.choices.create(choice_text="Not much")
-    return question
-
-
-def test_pollstr_protects_detail_results_and_vote_but_not_the_index(
-    client: Client, settings: Any, question: Any, django_assert_num_queries: Any
-) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    assert settings.VERIFICATION_REQUIRED_URLS == ["polls:detail", "polls:results", "polls:vote"]
-    pk = question.pk
-    user = make_user()
-    client.force_login(user)
-    for path in (f"/polls/{pk}/", f"/polls/{pk}/results/"):
-        response = client.get(path)
-        assert target_of(response) == "/verify/"
-        assert next_of(response) == path
-    response = client.post(f"/polls/{pk}/vote/", {"choice": 1}, headers={"Referer": f"http://testserver/polls/{pk}/"})
-    assert target_of(response) == "/verify/"
-    assert next_of(response) == f"/polls/{pk}/"
-    full = list(settings.MIDDLEWARE)
-    settings.MIDDLEWARE = without_our_middleware(full)
-    baseline = _queries(client, "/polls/")
-    settings.MIDDLEWARE = full
-    with django_assert_num_queries(baseline):
-        assert client.get("/polls/").status_code == 200
-    mark_client_verified(client, user)
-    assert client.get(f"/polls/{pk}/").status_code == 200
-    assert client.get(f"/polls/{pk}/results/").status_code == 200
-
-
 def test_a_subclass_that_adds_process_request_and_response_gets_them_called(urls: Any) -> None:
     calls: list[str] = []
 
