@@ -18,13 +18,14 @@ import pytest
 from verification.tests.servers import (
     Browser,
     Gunicorn,
+    django_admin,
     gunicorn,
-    manage,
     request,
-    run_manage,
+    run_django_admin,
     server_environment,
 )
 
+SETTINGS = "pollstr.settings"
 HOST = "pollstr.example.com"
 STYLESHEET = re.compile(r'<link rel="stylesheet" href="(/static/polls/css/bootstrap\.min\.[0-9a-f]{12}\.css)"')
 
@@ -48,7 +49,9 @@ def production_environment(tmp: Path, **overrides: str) -> dict[str, str]:
 
 
 def test_check_deploy_passes_with_the_documented_variables(tmp_path: Path) -> None:
-    output = manage("check", "--deploy", "--fail-level", "WARNING", env=production_environment(tmp_path))
+    output = django_admin(
+        "check", "--deploy", "--fail-level", "WARNING", settings=SETTINGS, env=production_environment(tmp_path)
+    )
 
     assert "System check identified no issues" in output
 
@@ -67,7 +70,7 @@ def test_check_deploy_fails_when_one_setting_is_left_unsafe(
 ) -> None:
     env = production_environment(tmp_path, **{variable: value})
 
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    result = run_django_admin("check", "--deploy", "--fail-level", "WARNING", settings=SETTINGS, env=env)
 
     assert result.returncode != 0
     assert check_id in result.stderr
@@ -78,8 +81,8 @@ def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guni
     """Collect static files, create the database, and serve the site with gunicorn as in production."""
     tmp = tmp_path_factory.mktemp("production")
     env = production_environment(tmp)
-    manage("collectstatic", "--noinput", env=env)
-    manage("demo", "--no-server", env=env)
+    django_admin("collectstatic", "--noinput", settings=SETTINGS, env=env)
+    django_admin("demo", "--no-server", settings=SETTINGS, env=env)
     with gunicorn("pollstr.wsgi:application", env=env, log_path=tmp / "gunicorn.log", workers=2) as server:
         yield server
 

@@ -1,6 +1,6 @@
-"""What gunicorn serves in the scale-out tests: Pollstr, with each response naming the worker that made it.
+"""What gunicorn serves in the scale-out tests: the app's test site, each response naming the worker that made it.
 
-The header exists only in this test wrapper; the production WSGI application adds nothing.
+The header exists only in this test wrapper; a site's own WSGI application adds nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ django_application = get_wsgi_application()
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Serve the request with Pollstr and add the worker's process id to the response headers."""
+    """Serve the request with the test site and add the worker's process id to the response headers."""
 
     def start_naming_worker(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         return start_response(status, [*headers, (WORKER_HEADER, str(os.getpid()))], exc_info)

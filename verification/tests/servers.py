@@ -23,8 +23,6 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from polls.management.commands.demo import DEMO_PASSWORD, DEMO_USERNAME
-
 BASE_DIR = Path(__file__).resolve().parents[2]
 #: Set by .ci/run for its PostgreSQL + Redis pass: there, a missing service fails the tests instead of skipping them.
 SERVICES_REQUIRED = os.environ.get("VERIFICATION_TESTS_REQUIRE_SERVICES") == "1"
@@ -55,6 +53,10 @@ PROJECT_VARIABLES = (
 SERVER_START_TIMEOUT = 60.0
 SERVER_STOP_TIMEOUT = 15.0
 
+#: A user for tests to create (`create_users`), whom `Browser.log_in` logs in by default.
+TEST_USERNAME = "server-test-user"
+TEST_PASSWORD = "server-test-password"
+
 
 def skip_or_fail(reason: str) -> None:
     """Skip the test, or fail it in the pass that must run it (VERIFICATION_TESTS_REQUIRE_SERVICES=1)."""
@@ -72,10 +74,12 @@ def server_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_manage(*args: str, env: Mapping[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run `manage.py` with `args` in a subprocess with `env`; return the finished process."""
+def run_django_admin(
+    *args: str, settings: str, env: Mapping[str, str], timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run `django-admin args --settings=settings` in a subprocess with `env`; return the finished process."""
     return subprocess.run(
-        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        [sys.executable, "-m", "django", *args, f"--settings={settings}"],
         cwd=BASE_DIR,
         env=dict(env),
         capture_output=True,
@@ -85,12 +89,22 @@ def run_manage(*args: str, env: Mapping[str, str], timeout: float = 180) -> subp
     )
 
 
-def manage(*args: str, env: Mapping[str, str], timeout: float = 180) -> str:
-    """Run `manage.py` with `args`; return its output, or fail the test with it."""
-    result = run_manage(*args, env=env, timeout=timeout)
+def django_admin(*args: str, settings: str, env: Mapping[str, str], timeout: float = 180) -> str:
+    """Run `django-admin args --settings=settings`; return its output, or fail the test with it."""
+    result = run_django_admin(*args, settings=settings, env=env, timeout=timeout)
     if result.returncode != 0:
-        pytest.fail(f"manage.py {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        pytest.fail(f"django-admin {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result.stdout + result.stderr
+
+
+def create_users(credentials: Mapping[str, str], *, settings: str, env: Mapping[str, str]) -> None:
+    """Create one user per username and password of `credentials`, in the database `settings` and `env` name."""
+    code = (
+        "from django.contrib.auth import get_user_model\n"
+        f"for username, password in {dict(credentials)!r}.items():\n"
+        "    get_user_model().objects.create_user(username, password=password)\n"
+    )
+    django_admin("shell", "--no-imports", "--command", code, settings=settings, env=env)
 
 
 @contextmanager
@@ -99,7 +113,7 @@ def postgres_database(server_url: str) -> Iterator[str]:
     import psycopg
 
     parts = urlsplit(server_url)
-    name = f"pollstr_mw_{secrets.token_hex(4)}"
+    name = f"verification_mw_{secrets.token_hex(4)}"
     admin_dsn = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -148,7 +162,7 @@ BOOTED_PID = re.compile(r"Booting worker with pid: (\d+)")
 
 @contextmanager
 def gunicorn(
-    app: str, *, env: Mapping[str, str], log_path: Path, workers: int = 4, ready_path: str = "/polls/"
+    app: str, *, env: Mapping[str, str], log_path: Path, workers: int = 4, ready_path: str = "/"
 ) -> Iterator[Gunicorn]:
     """Start gunicorn with `workers` sync workers on a free loopback port; yield it once every worker serves.
 
@@ -278,6 +292,8 @@ class Browser:
     https: bool = False
     host: str | None = None
     cookies: dict[str, str] = field(default_factory=dict)
+    #: Whom `log_in` logged in, if anyone.
+    username: str | None = None
 
     def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = {"X-Forwarded-For": self.client_ip}
@@ -325,9 +341,10 @@ class Browser:
         assert match, f"no CSRF token in the page (status {response.status}):\n{response.text[:2000]}"
         return match.group(1)
 
-    def log_in(self, username: str = DEMO_USERNAME, password: str | None = None) -> None:
-        """Log in through Django's login view, as a person would (default: the demo user)."""
-        credentials = {"username": username, "password": DEMO_PASSWORD if password is None else password}
+    def log_in(self, username: str = TEST_USERNAME, password: str = TEST_PASSWORD) -> None:
+        """Log in through Django's login view at /login/, as a person would (default: the test user)."""
+        credentials = {"username": username, "password": password}
         response = self.post_form("/login/", credentials)
         assert response.status == 302, f"login failed with {response.status}:\n{response.text[:2000]}"
         assert "sessionid" in self.cookies
+        self.username = username

@@ -1,4 +1,4 @@
-"""The scale-out stack: gunicorn with 4 workers on PostgreSQL and Redis, driven over loopback.
+"""The scale-out stack: the app's test site on gunicorn with 4 workers, PostgreSQL and Redis, over loopback.
 
 What only shows with several processes: limits that hold when requests for one challenge or one
 user land on different workers at once, a verification that every worker honours, and the cost of
@@ -26,11 +26,14 @@ import pytest
 from verification.tests.server_app import WORKER_HEADER
 from verification.tests.server_backend import CALL_LINE
 from verification.tests.servers import (
+    TEST_PASSWORD,
+    TEST_USERNAME,
     Browser,
     Gunicorn,
     Response,
+    create_users,
+    django_admin,
     gunicorn,
-    manage,
     postgres_database,
     request,
     server_environment,
@@ -39,9 +42,15 @@ from verification.tests.servers import (
 
 pytestmark = pytest.mark.multiworker
 
+SETTINGS = "verification.tests.server_settings"
 WORKERS = 4
-POLL_PATH = "/polls/1/"
-POLL_TITLE = "What is your favorite kind of dog?"
+#: A page that needs a verified phone (`shop:detail`), and what it shows once verified.
+PROTECTED_PATH = "/shop/1/"
+PROTECTED_TEXT = "item 1"
+#: The load run's page: protected too, and reading the logged-in user, as a signed-in site's pages do
+#: (the demo's did, through their layout). A page that never touched the user would spare the server
+#: without the middleware the session and the user altogether, and the run would measure those.
+LOAD_PATH = "/account/"
 PHONE_PATH = "/verify/"
 SEND_PATH = "/verify/send/"
 CONFIRM_PATH = "/verify/confirm/"
@@ -64,6 +73,8 @@ class Stack:
 
     enforcing: Gunicorn
     not_enforcing: Gunicorn
+    #: The servers' environment, for management commands on their database.
+    env: dict[str, str]
 
     def calls(self, kind: str) -> list[str]:
         """Return the request ids of every backend call of `kind` printed so far, by any worker."""
@@ -111,29 +122,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Create and migrate a database, then start both gunicorns with 4 workers each."""
     database_url, cache_url = services_or_skip()
     tmp = tmp_path_factory.mktemp("multiworker")
-    prefix = f"pollstr-mw-{secrets.token_hex(4)}"
+    prefix = f"verification-mw-{secrets.token_hex(4)}"
     with postgres_database(database_url) as url:
+        # Everything else the servers run with is in their settings module, not in the environment.
         env = server_environment(
-            DJANGO_SETTINGS_MODULE="verification.tests.server_settings",
-            # Production's DEBUG: no per-request query log, the real error pages.
-            DEBUG="False",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            ALLOWED_HOSTS="127.0.0.1",
-            DATABASE_URL=url,
-            CONN_MAX_AGE="60",
-            CACHE_URL=with_key_prefix(cache_url, prefix),
-            SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
-            # Plain HTTP on loopback stands for the TLS proxy; nothing here is about HTTPS.
-            SECURE_SSL_REDIRECT="False",
-            SESSION_COOKIE_SECURE="False",
-            CSRF_COOKIE_SECURE="False",
-            STATICFILES_STORAGE="django.contrib.staticfiles.storage.StaticFilesStorage",
-            VERIFICATION_BACKEND="verification.tests.server_backend.CountingConsoleVerifyBackend",
-            # Each test is its own client address (X-Forwarded-For), so the per-IP budget of one
-            # test never spends another's.
-            VERIFICATION_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
+            DJANGO_SETTINGS_MODULE=SETTINGS, DATABASE_URL=url, CACHE_URL=with_key_prefix(cache_url, prefix)
         )
-        manage("demo", "--no-server", env=env)
+        django_admin("migrate", "--no-input", settings=SETTINGS, env=env)
+        create_users({TEST_USERNAME: TEST_PASSWORD}, settings=SETTINGS, env=env)
         try:
             with (
                 gunicorn(
@@ -149,7 +145,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     workers=WORKERS,
                 ) as not_enforcing,
             ):
-                yield Stack(enforcing, not_enforcing)
+                yield Stack(enforcing, not_enforcing, env)
         finally:
             forget_cache_keys(cache_url, prefix)
 
@@ -168,38 +164,47 @@ def run_concurrently(count: int, task: Callable[[int], T], *, threads: int | Non
         return list(pool.map(released, range(count), timeout=REQUEST_TIMEOUT * 4))
 
 
+def new_users(stack: Stack, client_ips: list[str]) -> list[Browser]:
+    """Create a fresh user (its own send budget) per address; return their clients, logged in on `stack.enforcing`."""
+    credentials = {f"user-{secrets.token_hex(4)}": secrets.token_urlsafe(16) for _ in client_ips}
+    create_users(credentials, settings=SETTINGS, env=stack.env)
+    users = []
+    for client_ip, (username, password) in zip(client_ips, credentials.items(), strict=True):
+        user = Browser(stack.enforcing.url, client_ip=client_ip)
+        user.log_in(username, password)
+        users.append(user)
+    return users
+
+
 def new_user(stack: Stack, client_ip: str) -> Browser:
-    """Sign up a fresh user (its own send budget) on the enforcing server; return its logged-in client."""
-    user = Browser(stack.enforcing.url, client_ip=client_ip)
-    password = secrets.token_urlsafe(16)
-    username = f"user-{secrets.token_hex(4)}"
-    response = user.post_form("/polls/signup/", {"username": username, "password1": password, "password2": password})
-    assert response.status == 302, response.text[:2000]
-    return user
+    """Create a fresh user (its own send budget); return its client, logged in on the enforcing server."""
+    return new_users(stack, [client_ip])[0]
 
 
 def send_code(stack: Stack, user: Browser, number: str) -> Response:
     """Ask for a code to `number` as the phone page's form does."""
-    response = user.post_form(f"{PHONE_PATH}?next={POLL_PATH}", {"number": number, "next": POLL_PATH}, SEND_PATH)
+    response = user.post_form(
+        f"{PHONE_PATH}?next={PROTECTED_PATH}", {"number": number, "next": PROTECTED_PATH}, SEND_PATH
+    )
     assert response.status == 302, response.text[:2000]
     assert urlsplit(response.location).path == CONFIRM_PATH
     return response
 
 
 def verify(stack: Stack, user: Browser, number: str) -> None:
-    """Take `user` through the whole flow to `number` and check the poll opens."""
+    """Take `user` through the whole flow to `number` and check the protected page opens."""
     confirm = send_code(stack, user, number).location
-    response = user.post_form(confirm, {"code": stack.latest_code(number), "next": POLL_PATH})
+    response = user.post_form(confirm, {"code": stack.latest_code(number), "next": PROTECTED_PATH})
     assert response.status == 302, response.text[:2000]
-    assert response.location == POLL_PATH
-    assert user.get(POLL_PATH).status == 200
+    assert response.location == PROTECTED_PATH
+    assert user.get(PROTECTED_PATH).status == 200
 
 
 def test_an_unverified_user_is_sent_to_verification(stack: Stack) -> None:
     user = Browser(stack.enforcing.url, client_ip="203.0.113.1")
     user.log_in()
 
-    response = user.get(POLL_PATH)
+    response = user.get(PROTECTED_PATH)
 
     assert response.status == 302
     assert urlsplit(response.location).path == PHONE_PATH
@@ -221,7 +226,7 @@ def test_fifty_concurrent_wrong_codes_reach_the_backend_at_most_five_times(stack
             "POST",
             confirm,
             headers=headers,
-            data={"csrfmiddlewaretoken": token, "code": wrong_code, "next": POLL_PATH},
+            data={"csrfmiddlewaretoken": token, "code": wrong_code, "next": PROTECTED_PATH},
             timeout=REQUEST_TIMEOUT,
         )
 
@@ -235,19 +240,19 @@ def test_fifty_concurrent_wrong_codes_reach_the_backend_at_most_five_times(stack
     workers = {response.header(WORKER_HEADER) for response in responses}
     assert len(workers) > 1, "the posts did not spread over several workers"
     # The challenge is dead now, even for the right code.
-    late = user.post(confirm, {"code": right_code, "next": POLL_PATH}, token)
+    late = user.post(confirm, {"code": right_code, "next": PROTECTED_PATH}, token)
     assert late.status == 302
     assert urlsplit(late.location).path == PHONE_PATH
     assert len(stack.calls("check")) - checks_before == MAX_ATTEMPTS
-    assert user.get(POLL_PATH).status == 302
+    assert user.get(PROTECTED_PATH).status == 302
 
 
 def post_sends(stack: Stack, senders: list[tuple[Browser, str]]) -> tuple[Counter[int], int]:
     """Post every (user, number) send at once; return the statuses and how many codes the backend sent."""
     prepared = []
     for user, number in senders:
-        token = user.csrf_token(user.get(f"{PHONE_PATH}?next={POLL_PATH}"))
-        prepared.append((user.headers(), {"csrfmiddlewaretoken": token, "number": number, "next": POLL_PATH}))
+        token = user.csrf_token(user.get(f"{PHONE_PATH}?next={PROTECTED_PATH}"))
+        prepared.append((user.headers(), {"csrfmiddlewaretoken": token, "number": number, "next": PROTECTED_PATH}))
     starts_before = len(stack.calls("start"))
 
     def post_send(index: int) -> Response:
@@ -281,7 +286,7 @@ def test_concurrent_sends_for_one_user_hold_the_user_budget_exactly(stack: Stack
 
 
 def test_concurrent_sends_to_one_number_hold_the_number_budget_exactly(stack: Stack) -> None:
-    users = [new_user(stack, client_ip=f"203.0.113.{70 + index}") for index in range(SEND_LIMIT + 2)]
+    users = new_users(stack, [f"203.0.113.{70 + index}" for index in range(SEND_LIMIT + 2)])
 
     statuses, starts = post_sends(stack, [(user, "+447911120501") for user in users])
 
@@ -299,13 +304,13 @@ def verified_user(stack: Stack) -> Browser:
 def test_a_verified_session_is_honoured_by_every_worker(stack: Stack, verified_user: Browser) -> None:
     headers = verified_user.headers()
 
-    def open_poll(_: int) -> Response:
-        return request(stack.enforcing.url, "GET", POLL_PATH, headers=headers, timeout=REQUEST_TIMEOUT)
+    def open_page(_: int) -> Response:
+        return request(stack.enforcing.url, "GET", PROTECTED_PATH, headers=headers, timeout=REQUEST_TIMEOUT)
 
-    responses = run_concurrently(80, open_poll, threads=8)
+    responses = run_concurrently(80, open_page, threads=8)
 
     assert [response.status for response in responses] == [200] * len(responses)
-    assert all(POLL_TITLE in response.text for response in responses)
+    assert all(PROTECTED_TEXT in response.text for response in responses)
     workers = {response.header(WORKER_HEADER) for response in responses}
     assert {int(pid) for pid in workers if pid} <= stack.enforcing.worker_pids()
     assert len(workers) == WORKERS
@@ -339,19 +344,24 @@ class LoadResult:
         self.cpu_seconds = None if cpu_seconds is None or self.cpu_seconds is None else self.cpu_seconds + cpu_seconds
 
 
-def load_round(server: Gunicorn, headers: dict[str, str], total: int, concurrency: int, into: LoadResult) -> None:
-    """GET the poll `total` times from `concurrency` threads; add the time, errors and workers' CPU to `into`."""
+def load_round(
+    server: Gunicorn, headers: dict[str, str], text: str, total: int, concurrency: int, into: LoadResult
+) -> None:
+    """GET the load page `total` times from `concurrency` threads; add time, errors and workers' CPU to `into`.
+
+    An error is a failed request, a status other than 200, or a page without `text`.
+    """
     per_thread = total // concurrency
 
     def client(_: int) -> int:
         errors = 0
         for _request in range(per_thread):
             try:
-                response = request(server.url, "GET", POLL_PATH, headers=headers, timeout=REQUEST_TIMEOUT)
+                response = request(server.url, "GET", LOAD_PATH, headers=headers, timeout=REQUEST_TIMEOUT)
             except OSError:
                 errors += 1
                 continue
-            if response.status != 200 or POLL_TITLE not in response.text:
+            if response.status != 200 or text not in response.text:
                 errors += 1
         return errors
 
@@ -368,22 +378,23 @@ def test_load_on_a_protected_page_with_and_without_the_middleware(
     stack: Stack, verified_user: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
     headers = verified_user.headers()
+    text = f"account of {verified_user.username}"
     # Without the middleware an unverified user gets the page; with it, the verification step: the two
     # servers differ in exactly that.
     unverified = new_user(stack, client_ip="203.0.113.5")
-    assert unverified.get(POLL_PATH).status == 302
-    assert request(stack.not_enforcing.url, "GET", POLL_PATH, headers=unverified.headers()).status == 200
+    assert unverified.get(LOAD_PATH).status == 302
+    assert request(stack.not_enforcing.url, "GET", LOAD_PATH, headers=unverified.headers()).status == 200
     servers = {"with middleware": stack.enforcing, "without middleware": stack.not_enforcing}
     results = {name: LoadResult() for name in servers}
 
     # Short rounds, alternating, so both servers share the same machine load (other jobs, warm caches).
     for _round in range(LOAD_ROUNDS):
         for name, server in servers.items():
-            load_round(server, headers, LOAD_PER_ROUND, LOAD_CONCURRENCY, results[name])
+            load_round(server, headers, text, LOAD_PER_ROUND, LOAD_CONCURRENCY, results[name])
 
     with capsys.disabled():
         print(
-            f"\n\nLoad on {POLL_PATH} for a verified user: gunicorn, {WORKERS} sync workers, PostgreSQL + Redis, "
+            f"\n\nLoad on {LOAD_PATH} for a verified user: gunicorn, {WORKERS} sync workers, PostgreSQL + Redis, "
             f"concurrency {LOAD_CONCURRENCY}, {LOAD_ROUNDS} interleaved rounds"
         )
         for name, result in results.items():
