@@ -8,9 +8,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client, RequestFactory
+from django.test import Client
 
-from verification import state
+from verification.testing import verify_client
 
 DEMO_NUMBER = "+447400123456"
 
@@ -35,11 +35,6 @@ def logged_in_client(client: Client, demo_user: Any) -> Client:
 
 @pytest.fixture
 def verified_client(logged_in_client: Client, demo_user: Any) -> Client:
-    """A client logged in as `test` whose session holds a fresh verification."""
-    session = logged_in_client.session
-    request = RequestFactory().get("/")
-    request.session = session
-    request.user = demo_user
-    state.mark_verified(request, DEMO_NUMBER)
-    session.save()
+    """A client logged in as `test` whose session holds a fresh verification (no number on file)."""
+    verify_client(logged_in_client, DEMO_NUMBER, save_number=False)
     return logged_in_client

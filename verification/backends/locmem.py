@@ -7,7 +7,7 @@ from verification.backends.base import CodeMessage, LocalCodeBackend
 __all__ = ["LocmemVerifyBackend", "outbox"]
 
 #: Every CodeMessage "sent" (number, code, channel, request_id, message), oldest first. The test
-#: suite's conftest empties it around every test; read the latest code as `outbox[-1].code`.
+#: suite's conftest empties it around every test; read the latest code with `verification.testing.latest_code()`.
 outbox: list[CodeMessage] = []
 
 

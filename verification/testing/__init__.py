@@ -10,15 +10,17 @@ def test_the_account_page(client, user):
     assert client.get("/account/").status_code == 200
 ```
 
-pytest fixtures (`verification_outbox`, `verified_client`) are in `verification.testing.fixtures`:
-add `pytest_plugins = ["verification.testing.fixtures"]` to your conftest.py. Nothing here imports
-pytest, and nothing of the app imports this package at run time.
+pytest fixtures (`verification_outbox`, `verification_user`, `verified_client`) are in
+`verification.testing.fixtures`: add `pytest_plugins = ["verification.testing.fixtures"]` to the
+conftest.py at the root of your tests (pytest accepts `pytest_plugins` there only). Nothing here
+imports pytest, and nothing of the app imports this package at run time.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user
 from django.test import RequestFactory
 
@@ -30,7 +32,15 @@ if TYPE_CHECKING:
 
     from verification.backends.base import CodeMessage
 
-__all__ = ["LOCMEM_BACKEND", "TEST_NUMBER", "clear_outbox", "latest_code", "outbox", "verify_client"]
+__all__ = [
+    "LOCMEM_BACKEND",
+    "TEST_NUMBER",
+    "averify_client",
+    "clear_outbox",
+    "latest_code",
+    "outbox",
+    "verify_client",
+]
 
 #: The backend for tests: codes go to `outbox()`, nothing is sent.
 LOCMEM_BACKEND = "verification.backends.locmem.LocmemVerifyBackend"
@@ -58,6 +68,11 @@ def verify_client(client: Client | AsyncClient, number: str = TEST_NUMBER, *, sa
     session.save()
     if save_number:
         VerifiedNumber.objects.update_or_create(user=user, defaults={"number": number})
+
+
+async def averify_client(client: Client | AsyncClient, number: str = TEST_NUMBER, *, save_number: bool = True) -> None:
+    """Async `verify_client`, for `async def` tests (it reads the user and saves the session in a thread)."""
+    await sync_to_async(verify_client)(client, number, save_number=save_number)
 
 
 def outbox() -> list[CodeMessage]:

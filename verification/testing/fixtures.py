@@ -1,7 +1,10 @@
-"""pytest fixtures for a site's tests (pytest-django): `pytest_plugins = ["verification.testing.fixtures"]`.
+"""pytest fixtures for a site's tests (pytest-django).
 
+Add `pytest_plugins = ["verification.testing.fixtures"]` to the conftest.py at the root of your tests:
 - `verification_outbox`: the locmem backend in VERIFICATION_BACKEND, its outbox emptied before and after;
-- `verified_client`: pytest-django's `client`, logged in as a new user and verified (`verify_client`).
+- `verification_user`: the user `verified_client` logs in; override it in your conftest.py when your
+  user model needs more than a username to create one;
+- `verified_client`: pytest-django's `client`, logged in as `verification_user` and verified (`verify_client`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pytest
 from verification.backends.base import CodeMessage
 from verification.testing import LOCMEM_BACKEND, clear_outbox, outbox, verify_client
 
-__all__ = ["verification_outbox", "verified_client"]
+__all__ = ["verification_outbox", "verification_user", "verified_client"]
 
 
 @pytest.fixture
@@ -27,9 +30,14 @@ def verification_outbox(settings: Any) -> Iterator[list[CodeMessage]]:
 
 
 @pytest.fixture
-def verified_client(client: Any, django_user_model: Any, db: Any) -> Any:
-    """Return the test client, logged in as a new user ("verified-user") whose session is verified."""
-    user = django_user_model.objects.create_user("verified-user")
-    client.force_login(user)
+def verification_user(django_user_model: Any, db: Any) -> Any:
+    """Return a new user, "verified-user" (by the user model's USERNAME_FIELD)."""
+    return django_user_model.objects.create_user(**{django_user_model.USERNAME_FIELD: "verified-user"})
+
+
+@pytest.fixture
+def verified_client(client: Any, verification_user: Any) -> Any:
+    """Return the test client, logged in as `verification_user`, whose session is verified."""
+    client.force_login(verification_user)
     verify_client(client)
     return client

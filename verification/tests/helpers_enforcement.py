@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.views import LogoutView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
-from django.test import Client, RequestFactory
+from django.test import Client
 from django.urls import include, path, re_path
 from django.utils.functional import empty
 from django.views import View
 from django.views.decorators.http import require_POST
 
-from verification import state
 from verification.backends.base import BaseVerifyBackend
 from verification.decorators import (
     VerificationNotRequiredMixin,
@@ -26,6 +25,7 @@ from verification.decorators import (
     verification_not_required,
     verification_required,
 )
+from verification.testing import verify_client
 
 URLCONF = "verification.tests.helpers_enforcement"
 NUMBER = "+447700900123"
@@ -61,7 +61,7 @@ def user_page(request: HttpRequest, **kwargs: Any) -> HttpResponse:
 
 @require_POST
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
-    """A POST-only action, like the polls' vote."""
+    """A POST-only action."""
     return HttpResponse("voted")
 
 
@@ -128,7 +128,7 @@ urlpatterns = [
     path("", page, name="home"),
     path("probe/", page, name="probe"),
     path("polls/", include(polls_patterns)),
-    # A second instance of the polls app, in the namespace "archive".
+    # A second instance of the same patterns, in the namespace "archive".
     path("archive/", include(polls_patterns, namespace="archive")),
     path("verify/", include(verification_patterns)),
     path("login/", page, name="login"),
@@ -183,13 +183,9 @@ def make_user(username: str = "alice") -> Any:
 
 
 def mark_client_verified(client: Client, user: Any, number: str = NUMBER) -> None:
-    """Record a fresh verification in the client's session, as the confirm step does."""
-    session = client.session
-    request = RequestFactory().get("/")
-    request.session = session
-    request.user = user
-    state.mark_verified(request, number)
-    session.save()
+    """Record a fresh verification of `user`, logged in on `client`, in the client's session (no number on file)."""
+    assert client.session.get(SESSION_KEY) == user._meta.pk.value_to_string(user), "log `user` in on `client` first"
+    verify_client(client, number, save_number=False)
 
 
 def verified_client(client: Client, user: Any | None = None) -> Client:

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from verification.backends import locmem
 from verification.backends.base import MAX_CODE_TTL, LocalCodeBackend, code_ttl, get_backend
 from verification.backends.console import ConsoleVerifyBackend
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import CodeExpired, InvalidCode, TooManyAttempts
 from verification.models import LocalCode
+from verification.testing import latest_code, outbox
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+447400123456"
@@ -31,7 +31,7 @@ def test_get_backend_instantiates_the_configured_class():
 def test_start_delivers_a_code_to_the_outbox_and_returns_its_request_id():
     request_id = LocmemVerifyBackend().start(NUMBER, channel="voice", locale="en")
 
-    [sent] = locmem.outbox
+    [sent] = outbox()
     assert sent.request_id == request_id
     assert sent.number == NUMBER
     assert sent.channel == "voice"
@@ -39,7 +39,7 @@ def test_start_delivers_a_code_to_the_outbox_and_returns_its_request_id():
     assert sent.code.isascii()
     assert sent.code.isdigit()
     assert sent.code in sent.message
-    assert "Pollstr" in sent.message
+    assert "Example Shop" in sent.message
 
 
 def test_codes_have_the_configured_length_and_keep_leading_zeros(settings, mocker):
@@ -49,13 +49,13 @@ def test_codes_have_the_configured_length_and_keep_leading_zeros(settings, mocke
     backend = LocmemVerifyBackend()
     request_id = backend.start(NUMBER)
 
-    assert locmem.outbox[-1].code == "00000042"
+    assert latest_code() == "00000042"
     backend.check(request_id, "00000042")
 
 
 def test_only_a_keyed_hash_of_the_code_is_stored(settings):
     request_id = LocmemVerifyBackend().start(NUMBER)
-    code = locmem.outbox[-1].code
+    code = latest_code()
     row = LocalCode.objects.get(request_id=request_id)
 
     assert code not in row.code_hash
@@ -68,7 +68,7 @@ def test_only_a_keyed_hash_of_the_code_is_stored(settings):
 def test_a_code_sent_by_one_worker_is_checked_by_another():
     request_id = LocmemVerifyBackend().start(NUMBER)
 
-    LocmemVerifyBackend().check(request_id, locmem.outbox[-1].code)
+    LocmemVerifyBackend().check(request_id, latest_code())
 
     assert LocalCode.objects.get(request_id=request_id).status == LocalCode.Status.USED
 
@@ -76,7 +76,7 @@ def test_a_code_sent_by_one_worker_is_checked_by_another():
 def test_a_code_works_only_once():
     backend = LocmemVerifyBackend()
     request_id = backend.start(NUMBER)
-    code = locmem.outbox[-1].code
+    code = latest_code()
     backend.check(request_id, code)
 
     with pytest.raises(CodeExpired):
@@ -86,7 +86,7 @@ def test_a_code_works_only_once():
 def test_a_code_is_bound_to_its_request():
     backend = LocmemVerifyBackend()
     first = backend.start(NUMBER)
-    first_code = locmem.outbox[-1].code
+    first_code = latest_code()
     second = backend.start("+441212345678")
 
     with pytest.raises(InvalidCode):
@@ -99,7 +99,7 @@ def test_a_code_expires_after_the_ttl(settings, time_machine):
     time_machine.move_to(timezone.now(), tick=False)
     backend = LocmemVerifyBackend()
     request_id = backend.start(NUMBER)
-    code = locmem.outbox[-1].code
+    code = latest_code()
 
     time_machine.shift(timedelta(seconds=121))
 
@@ -115,14 +115,14 @@ def test_the_ttl_is_capped_at_ten_minutes(settings, time_machine):
 
     assert code_ttl() == MAX_CODE_TTL == 600
     assert LocalCode.objects.get(request_id=request_id).expires_at == timezone.now() + timedelta(seconds=600)
-    assert "10 minutes" in locmem.outbox[-1].message
+    assert "10 minutes" in outbox()[-1].message
 
 
 def test_too_many_wrong_codes_kill_the_code_even_for_the_right_one(settings):
     settings.VERIFICATION_MAX_ATTEMPTS = 3
     backend = LocmemVerifyBackend()
     request_id = backend.start(NUMBER)
-    code = locmem.outbox[-1].code
+    code = latest_code()
 
     for _ in range(3):
         with pytest.raises(InvalidCode):
@@ -136,7 +136,7 @@ def test_too_many_wrong_codes_kill_the_code_even_for_the_right_one(settings):
 def test_cancel_ends_the_code_and_ignores_unknown_ids():
     backend = LocmemVerifyBackend()
     request_id = backend.start(NUMBER)
-    code = locmem.outbox[-1].code
+    code = latest_code()
 
     backend.cancel(request_id)
     backend.cancel("no-such-request")
@@ -159,20 +159,20 @@ def test_console_backend_prints_the_message_with_the_code_and_a_masked_number():
 
     output = stream.getvalue()
     code = LocalCode.objects.get(request_id=request_id)
-    assert output.startswith("[verification] sms to +44 •••• ••3456: Your Pollstr code is ")
+    assert output.startswith("[verification] sms to +44 •••• ••3456: Your Example Shop code is ")
     assert NUMBER not in output
     assert getattr(stream, "flushed", False)
     printed_code = output.split("code is ")[1][:6]
     backend.check(code.request_id, printed_code)
 
 
-@pytest.mark.parametrize("brand", [None, "Example Shop"])
+@pytest.mark.parametrize("brand", [None, "Corner Bakery"])
 def test_without_a_brand_the_local_backends_write_a_neutral_text(settings, brand):
     settings.VERIFICATION_BRAND = brand
 
     LocmemVerifyBackend().start(NUMBER)
 
-    [sent] = locmem.outbox
+    [sent] = outbox()
     expected = f"Your {brand} code is" if brand else "Your verification code is"
     assert sent.message.startswith(f"{expected} {sent.code}. It expires in 5 minutes.")
     assert "None" not in sent.message
@@ -181,7 +181,7 @@ def test_without_a_brand_the_local_backends_write_a_neutral_text(settings, brand
 def test_console_backend_writes_to_standard_output_by_default(capsys):
     ConsoleVerifyBackend().start(NUMBER)
 
-    assert "Your Pollstr code is" in capsys.readouterr().out
+    assert "Your Example Shop code is" in capsys.readouterr().out
 
 
 def test_local_backends_share_one_contract():
@@ -194,7 +194,7 @@ def test_local_backends_share_one_contract():
 def test_a_code_used_by_a_concurrent_check_is_expired_not_wrong(mocker):
     backend = LocmemVerifyBackend()
     request_id = backend.start(NUMBER)
-    code = locmem.outbox[-1].code
+    code = latest_code()
     original_update = type(LocalCode.objects.all()).update
 
     def update_then_used_elsewhere(queryset, **kwargs):

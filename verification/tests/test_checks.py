@@ -41,7 +41,7 @@ def test_a_clean_configuration_passes(clean: Any) -> None:
     assert check_ids() == []
 
 
-def test_pollstr_own_settings_pass(settings: Any) -> None:
+def test_the_test_sites_own_settings_pass(settings: Any) -> None:
     settings.DEBUG = True
     assert check_ids() == []
 

@@ -10,9 +10,7 @@ import pytest
 import responses
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
-from polls.models import Question
 from verification.tests.fake_vonage import LEGACY_BACKEND, V2_BACKEND, FakeVonage, dropped_connection, use_key_pair
 
 NUMBER = "+447400123456"
@@ -25,6 +23,7 @@ SEND_URL = reverse("verification:send")
 CONFIRM_URL = reverse("verification:confirm")
 RESEND_URL = reverse("verification:resend")
 CANCEL_URL = reverse("verification:cancel")
+PROTECTED_URL = reverse("shop:detail", args=[1])
 
 
 @pytest.fixture(params=["v2", "legacy"])
@@ -37,7 +36,7 @@ def vonage(api: str, settings: Any) -> Iterator[FakeVonage]:
     """Select the Vonage backend of `api` and fake Vonage behind it."""
     use_key_pair(settings, V2_BACKEND if api == "v2" else LEGACY_BACKEND)
     settings.VERIFICATION_CODE_LENGTH = 6
-    settings.VERIFICATION_BRAND = "Pollstr"
+    settings.VERIFICATION_BRAND = "Example Shop"
     settings.VERIFICATION_CHANNELS = ["sms"]
     settings.VONAGE_CHANNEL_TIMEOUT = 300
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
@@ -49,12 +48,6 @@ def user(client: Any, django_user_model: Any) -> Any:
     user = django_user_model.objects.create(username="alice")
     client.force_login(user)
     return user
-
-
-@pytest.fixture
-def question_url(db: Any) -> str:
-    question = Question.objects.create(question_text="Which API?", pub_date=timezone.now())
-    return reverse("polls:detail", args=[question.pk])
 
 
 def send(client: Any, number: str = NUMBER, next_url: str = "", **extra: Any) -> Any:
@@ -72,38 +65,38 @@ def page_text(response: Any) -> str:
 # --- the way through ----------------------------------------------------------------------------------
 
 
-def test_a_user_verifies_through_vonage_and_reaches_the_protected_page(vonage, client, user, question_url, api):
-    response = client.get(question_url)
+def test_a_user_verifies_through_vonage_and_reaches_the_protected_page(vonage, client, user, api):
+    response = client.get(PROTECTED_URL)
     assert response.status_code == 302
     assert response.url.startswith(PHONE_URL)
 
-    response = send(client, next_url=question_url)
+    response = send(client, next_url=PROTECTED_URL)
     assert response.status_code == 302
     assert response.url.startswith(CONFIRM_URL)
     assert vonage.numbers() == [DIGITS]
     sent = vonage.starts[0]
     if api == "v2":
-        assert (sent["brand"], sent["code_length"], sent["locale"]) == ("Pollstr", 6, "en-us")
+        assert (sent["brand"], sent["code_length"], sent["locale"]) == ("Example Shop", 6, "en-us")
     else:
-        assert (sent["brand"], sent["code_length"], sent["lg"]) == ("Pollstr", "6", "en-us")
+        assert (sent["brand"], sent["code_length"], sent["lg"]) == ("Example Shop", "6", "en-us")
 
-    response = confirm(client, vonage.code, question_url)
+    response = confirm(client, vonage.code, PROTECTED_URL)
     assert response.status_code == 302
-    assert response.url == question_url
-    assert client.get(question_url).status_code == 200
+    assert response.url == PROTECTED_URL
+    assert client.get(PROTECTED_URL).status_code == 200
     assert len(vonage.checks) == 1
 
 
-def test_a_wrong_code_may_be_corrected(vonage, client, user, question_url):
-    send(client, next_url=question_url)
+def test_a_wrong_code_may_be_corrected(vonage, client, user):
+    send(client, next_url=PROTECTED_URL)
 
-    response = confirm(client, "000000", question_url)
+    response = confirm(client, "000000", PROTECTED_URL)
     assert response.status_code == 400
     assert "That code is not right." in page_text(response)
 
-    response = confirm(client, vonage.code, question_url)
+    response = confirm(client, vonage.code, PROTECTED_URL)
     assert response.status_code == 302
-    assert response.url == question_url
+    assert response.url == PROTECTED_URL
     assert [code for _, code in vonage.checks] == ["000000", vonage.code]
 
 

@@ -1,8 +1,8 @@
-"""The flow's pages on any site: under the standalone layout, a site layout through a bridge, and Pollstr's.
+"""The flow's pages on any site: under the standalone layout, and a site layout through a bridge.
 
 Each page of the flow is rendered through the real views, read with a parser (`html_check`), and must
 sit inside the layout it was given; the flow's feedback is shown in its own pages exactly once, and
-the flow works without `django.contrib.messages`.
+the flow works without `django.contrib.messages`. The demo's own layout is tested with the demo.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from django.core.checks import run_checks
 from django.test import Client
 from django.urls import reverse
 
-from verification.backends import locmem
 from verification.models import VerifiedNumber
+from verification.testing import latest_code
 from verification.tests import othersite
 from verification.tests.html_check import parse, problems
 
@@ -64,7 +64,6 @@ LAYOUTS = [
         {**OTHERSITE_SETTINGS, "VERIFICATION_BASE_TEMPLATE": "site/verification_bridge.html", "TEMPLATES": "othersite"},
         ("main", "id", "site-main"),
     ),
-    Layout("pollstr", {"VERIFICATION_BASE_TEMPLATE": "base.html"}, ("main", "id", "content")),
 ]
 
 
@@ -125,7 +124,7 @@ def test_the_whole_flow_renders_inside_the_layout(alice: Client, settings: Any, 
     assert page_of(code_page, layout.container) == "Enter your code"
     assert MASKED in code_page.content.decode()
 
-    code = locmem.outbox[-1].code
+    code = latest_code()
     wrong = alice.post(confirm, {"code": f"{(int(code) + 1) % 10**6:06d}", "next": NEXT})
     assert wrong.status_code == 400
     page_of(wrong, layout.container)
@@ -143,7 +142,7 @@ def test_the_whole_flow_renders_inside_the_layout(alice: Client, settings: Any, 
     # Shown once, then gone.
     assert notice_count(alice.get(confirm, {"next": NEXT}), "A new code was sent") == 0
 
-    done = alice.post(confirm, {"code": locmem.outbox[-1].code, "next": NEXT})
+    done = alice.post(confirm, {"code": latest_code(), "next": NEXT})
     assert done.status_code == 302
     assert done["Location"] == NEXT
     assert VerifiedNumber.objects.get(user=user).number == NUMBER
@@ -163,22 +162,6 @@ def test_the_saved_number_page_renders_inside_the_layout(
     html = response.content.decode()
     assert MASKED in html
     assert 'name="channel"' in html
-
-
-def test_pollstr_shows_the_verified_message_once_on_the_page_asked_for(alice: Client, settings: Any) -> None:
-    from django.utils import timezone
-
-    from polls.models import Question
-
-    Question.objects.create(pk=1, question_text="Dogs?", pub_date=timezone.now())
-    alice.post(reverse("verification:send"), {"number": NUMBER, "next": "/polls/1/"})
-
-    done = alice.post(
-        reverse("verification:confirm"), {"code": locmem.outbox[-1].code, "next": "/polls/1/"}, follow=True
-    )
-
-    assert done.redirect_chain[-1][0] == "/polls/1/"
-    assert notice_count(done, f"your phone number {MASKED} is verified") == 1
 
 
 def test_an_override_of_verification_base_html_still_works(alice: Client, settings: Any, tmp_path: Path) -> None:
@@ -206,7 +189,7 @@ WITHOUT_MESSAGES = (
 )
 
 
-@pytest.mark.parametrize("layout", LAYOUTS[:2], ids=lambda layout: layout.name)
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
 def test_the_flow_works_without_the_messages_framework(
     client: Client, settings: Any, user: Any, layout: Layout
 ) -> None:
@@ -235,7 +218,7 @@ def test_the_flow_works_without_the_messages_framework(
     cancelled = client.post(reverse("verification:cancel"), {"next": NEXT}, follow=True)
     assert notice_count(cancelled, "The code was cancelled.") == 1
     client.post(reverse("verification:send"), {"number": NUMBER, "next": NEXT})
-    done = client.post(reverse("verification:confirm"), {"code": locmem.outbox[-1].code, "next": NEXT})
+    done = client.post(reverse("verification:confirm"), {"code": latest_code(), "next": NEXT})
 
     assert done.status_code == 302
     assert done["Location"] == NEXT
@@ -252,7 +235,7 @@ def layout_check_ids() -> list[str]:
 @pytest.mark.parametrize(
     ("templates", "expected"),
     [
-        # The standalone default, and Pollstr's layout: both render `title` and `content`.
+        # The standalone default renders `title` and `content`.
         ({}, []),
         ({"layout.html": '{% extends "site/base.html" %}'}, ["verification.E050", "verification.W009"]),
         ({"layout.html": '{% extends "site/verification_bridge.html" %}'}, []),

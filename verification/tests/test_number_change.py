@@ -16,12 +16,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from polls.models import Question
 from verification import flow, signals, state, views
-from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import NumberChangeNotAllowed
 from verification.models import Challenge, VerifiedNumber
+from verification.testing import LOCMEM_BACKEND, latest_code, outbox
 from verification.tests.feedback import feedback as texts
 
 pytestmark = pytest.mark.django_db
@@ -31,21 +30,14 @@ NUMBER = "+447400123456"
 NEW_NUMBER = "+441212345678"
 #: The phone of someone who knows only the password.
 ATTACKER = "+447400999888"
-BACKEND = "verification.backends.locmem.LocmemVerifyBackend"
 PHONE = reverse("verification:phone")
 SEND = reverse("verification:send")
 CONFIRM = reverse("verification:confirm")
 RESEND = reverse("verification:resend")
-PROTECTED = "/polls/1/"
+PROTECTED = "/shop/1/"
 MAX_AGE = 600
 UNVERIFIED_MESSAGE = "To use another number, first verify your current number."
 STALE_MESSAGE = "You verified your current number too long ago to change it now."
-
-
-@pytest.fixture(autouse=True)
-def poll(db):
-    """The protected page /polls/1/."""
-    return Question.objects.create(pk=1, question_text="Which dog?", pub_date=timezone.now())
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +97,8 @@ def verify(client: Client, number: str) -> None:
     if sent["Location"] == PHONE:  # no number on file yet
         sent = client.post(SEND, {"number": number})
     assert sent.status_code == 302
-    assert locmem.outbox[-1].number == number
-    assert client.post(CONFIRM, {"code": locmem.outbox[-1].code}).status_code == 302
+    assert outbox()[-1].number == number
+    assert client.post(CONFIRM, {"code": latest_code()}).status_code == 302
 
 
 def on_file(user) -> str:
@@ -128,13 +120,13 @@ def planted_challenge(user, number: str = ATTACKER) -> tuple[Challenge, str]:
     challenge = Challenge.objects.create(
         user=user,
         number=number,
-        backend=BACKEND,
+        backend=LOCMEM_BACKEND,
         request_id=request_id,
         status=Challenge.Status.PENDING,
         created_at=now,
         expires_at=now + timedelta(seconds=300),
     )
-    return challenge, locmem.outbox[-1].code
+    return challenge, latest_code(number)
 
 
 # --- the attack, through the pages ----------------------------------------------------------------------
@@ -154,7 +146,7 @@ def test_the_number_form_is_not_shown_to_a_session_that_has_not_verified(intrude
     assert 'name="other" value="1"' in html
     assert "+44 •••• ••3456" in html
     assert "Lost this phone? Ask the site's staff to reset your number." in html
-    assert not locmem.outbox
+    assert not outbox()
 
 
 def test_sending_to_another_number_is_refused_and_nothing_is_sent(intruder, owner):
@@ -165,8 +157,8 @@ def test_sending_to_another_number_is_refused_and_nothing_is_sent(intruder, owne
     assert UNVERIFIED_MESSAGE in html
     assert 'name="number"' not in html
     assert ">Verify your current number first</button>" in html
-    assert 'value="/polls/1/"' in html
-    assert not locmem.outbox
+    assert 'value="/shop/1/"' in html
+    assert not outbox()
     assert not Challenge.objects.exists()
     assert on_file(owner) == NUMBER
 
@@ -177,7 +169,7 @@ def test_any_other_input_is_refused_the_same_way(intruder, owner, number):
 
     assert response.status_code == 403
     assert UNVERIFIED_MESSAGE in response.content.decode()
-    assert not locmem.outbox
+    assert not outbox()
 
 
 def test_confirming_a_code_sent_to_another_number_is_refused(intruder, owner, mocker):
@@ -188,7 +180,7 @@ def test_confirming_a_code_sent_to_another_number_is_refused(intruder, owner, mo
     response = intruder.post(CONFIRM, {"code": code, "next": PROTECTED})
 
     assert response.status_code == 302
-    assert response["Location"] == f"{PHONE}?other=1&next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?other=1&next=/shop/1/"
     assert UNVERIFIED_MESSAGE in texts(response)[0]
     assert on_file(owner) == NUMBER
     assert session_state(intruder) is None
@@ -199,7 +191,7 @@ def test_confirming_a_code_sent_to_another_number_is_refused(intruder, owner, mo
     assert challenge.status == Challenge.Status.CANCELLED
     assert challenge.attempts == 0
     cancel.assert_called_once_with(mocker.ANY, challenge.request_id)
-    assert len(locmem.outbox) == 1
+    assert len(outbox()) == 1
 
 
 def test_the_code_page_for_another_number_leads_back_and_changes_nothing(intruder, owner):
@@ -207,7 +199,7 @@ def test_the_code_page_for_another_number_leads_back_and_changes_nothing(intrude
 
     response = intruder.get(CONFIRM, {"next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?other=1&next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?other=1&next=/shop/1/"
     assert UNVERIFIED_MESSAGE in texts(response)[0]
     challenge.refresh_from_db()
     assert challenge.status == Challenge.Status.PENDING
@@ -221,9 +213,9 @@ def test_resending_to_another_number_is_refused(intruder, owner, frozen):
 
     response = intruder.post(RESEND, {"next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?other=1&next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?other=1&next=/shop/1/"
     assert UNVERIFIED_MESSAGE in texts(response)[0]
-    assert len(locmem.outbox) == 1
+    assert len(outbox()) == 1
     assert Challenge.objects.count() == 1
 
 
@@ -235,8 +227,8 @@ def test_the_number_on_file_is_still_offered_in_one_click(intruder, owner):
 
     sent = intruder.post(SEND, {views.USE_SAVED_FIELD: "1", "next": PROTECTED})
 
-    assert sent["Location"] == f"{CONFIRM}?next=/polls/1/"
-    assert [message.number for message in locmem.outbox] == [NUMBER]
+    assert sent["Location"] == f"{CONFIRM}?next=/shop/1/"
+    assert [message.number for message in outbox()] == [NUMBER]
     page = intruder.get(sent["Location"]).content.decode()
     assert ">Use another number</button>" not in page
     assert "or use another number" not in page
@@ -253,12 +245,12 @@ def test_a_fresh_verification_allows_the_change_end_to_end(owner_client, owner, 
     assert 'name="number"' in owner_client.get(PHONE, {"other": "1", "next": PROTECTED}).content.decode()
 
     sent = owner_client.post(SEND, {"number": NEW_NUMBER, "next": PROTECTED})
-    assert sent["Location"] == f"{CONFIRM}?next=/polls/1/"
-    assert locmem.outbox[-1].number == NEW_NUMBER
+    assert sent["Location"] == f"{CONFIRM}?next=/shop/1/"
+    assert outbox()[-1].number == NEW_NUMBER
     assert on_file(owner) == NUMBER
     assert ">Use another number</button>" in owner_client.get(CONFIRM).content.decode()
 
-    done = owner_client.post(CONFIRM, {"code": locmem.outbox[-1].code, "next": PROTECTED})
+    done = owner_client.post(CONFIRM, {"code": latest_code(), "next": PROTECTED})
 
     assert done["Location"] == PROTECTED
     assert on_file(owner) == NEW_NUMBER
@@ -292,7 +284,7 @@ def test_a_stale_verification_refuses_the_change_and_offers_to_verify_again(owne
 
     assert response.status_code == 403
     assert STALE_MESSAGE in response.content.decode()
-    assert [message.number for message in locmem.outbox] == [NUMBER]
+    assert [message.number for message in outbox()] == [NUMBER]
     assert on_file(owner) == NUMBER
 
 
@@ -316,9 +308,9 @@ def test_a_session_gone_stale_between_send_and_confirm_cannot_confirm(owner_clie
     owner_client.post(SEND, {"number": NEW_NUMBER})
     frozen.shift(timedelta(seconds=100))  # the session verified 130 seconds ago; the code still lives
 
-    response = owner_client.post(CONFIRM, {"code": locmem.outbox[-1].code, "next": PROTECTED})
+    response = owner_client.post(CONFIRM, {"code": latest_code(), "next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?other=1&next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?other=1&next=/shop/1/"
     assert STALE_MESSAGE in texts(response)[-1]
     assert on_file(owner) == NUMBER
     assert Challenge.objects.get(number=NEW_NUMBER).status == Challenge.Status.CANCELLED
@@ -328,17 +320,17 @@ def test_verify_the_current_number_first_then_change_it(owner_client, owner, fro
     frozen.shift(timedelta(seconds=MAX_AGE + 1))
 
     sent = owner_client.post(SEND, {views.USE_SAVED_FIELD: "1", "other": "1", "next": PROTECTED})
-    assert sent["Location"] == f"{CONFIRM}?other=1&next=/polls/1/"
-    assert locmem.outbox[-1].number == NUMBER
+    assert sent["Location"] == f"{CONFIRM}?other=1&next=/shop/1/"
+    assert outbox()[-1].number == NUMBER
     assert 'name="other" value="1"' in owner_client.get(sent["Location"]).content.decode()
 
-    verified = owner_client.post(CONFIRM, {"code": locmem.outbox[-1].code, "other": "1", "next": PROTECTED})
-    assert verified["Location"] == f"{PHONE}?other=1&next=/polls/1/"
+    verified = owner_client.post(CONFIRM, {"code": latest_code(), "other": "1", "next": PROTECTED})
+    assert verified["Location"] == f"{PHONE}?other=1&next=/shop/1/"
     assert "Now enter your new phone number." in texts(verified)
 
     assert 'name="number"' in owner_client.get(verified["Location"]).content.decode()
     owner_client.post(SEND, {"number": NEW_NUMBER, "next": PROTECTED})
-    done = owner_client.post(CONFIRM, {"code": locmem.outbox[-1].code, "next": PROTECTED})
+    done = owner_client.post(CONFIRM, {"code": latest_code(), "next": PROTECTED})
     assert done["Location"] == PROTECTED
     assert on_file(owner) == NEW_NUMBER
     assert len(changes) == 1
@@ -350,7 +342,7 @@ def test_a_session_that_verified_the_old_number_cannot_change_the_new_one(owner,
     verify(other_tab, NUMBER)
     frozen.shift(timedelta(seconds=30))
     owner_client.post(SEND, {"number": NEW_NUMBER})
-    owner_client.post(CONFIRM, {"code": locmem.outbox[-1].code})
+    owner_client.post(CONFIRM, {"code": latest_code()})
     assert on_file(owner) == NEW_NUMBER
     frozen.shift(timedelta(seconds=30))
 
@@ -366,7 +358,7 @@ def test_a_session_that_verified_the_old_number_cannot_change_the_new_one(owner,
 def test_the_old_number_stays_until_the_new_one_is_confirmed(owner_client, owner, settings, mocker, outcome):
     settings.VERIFICATION_MAX_ATTEMPTS = 1
     owner_client.post(SEND, {"number": NEW_NUMBER})
-    code = locmem.outbox[-1].code
+    code = latest_code()
     if outcome == "backend down":
         mocker.patch.object(LocmemVerifyBackend, "check", side_effect=RuntimeError("down"))
     wrong = f"{(int(code) + 1) % 10**6:06d}"
@@ -389,7 +381,7 @@ def test_a_first_enrolment_may_use_any_number(client, changes):
     assert 'name="number"' in client.get(PHONE).content.decode()
 
     client.post(SEND, {"number": NUMBER, "next": PROTECTED})
-    done = client.post(CONFIRM, {"code": locmem.outbox[-1].code, "next": PROTECTED})
+    done = client.post(CONFIRM, {"code": latest_code(), "next": PROTECTED})
 
     assert done["Location"] == PROTECTED
     assert on_file(user) == NUMBER
@@ -405,7 +397,7 @@ def test_after_a_staff_reset_the_user_enrols_a_new_number(intruder, owner, admin
 
     assert 'name="number"' in intruder.get(PHONE).content.decode()
     intruder.post(SEND, {"number": NEW_NUMBER})
-    intruder.post(CONFIRM, {"code": locmem.outbox[-1].code})
+    intruder.post(CONFIRM, {"code": latest_code()})
 
     assert on_file(owner) == NEW_NUMBER
     assert changes == []
@@ -471,7 +463,7 @@ def test_the_rule_is_decided_again_when_the_new_number_is_saved(owner, mocker):
     mocker.patch.object(LocmemVerifyBackend, "check", check_while_the_number_on_file_changes)
 
     with pytest.raises(NumberChangeNotAllowed):
-        flow.check_code(owner, locmem.outbox[-1].code, verification=fresh(owner))
+        flow.check_code(owner, latest_code(), verification=fresh(owner))
 
     assert on_file(owner) == ATTACKER
     assert Challenge.objects.get(number=NEW_NUMBER).status == Challenge.Status.CANCELLED
@@ -483,7 +475,7 @@ def test_the_signal_fires_once_after_verified(owner, changes, mocker):
     signals.number_changed.connect(lambda sender, **kwargs: order.append("changed"), weak=False, dispatch_uid="order-c")
     try:
         flow.start_verification(owner, NEW_NUMBER, verification=fresh(owner))
-        challenge = flow.check_code(owner, locmem.outbox[-1].code, verification=fresh(owner))
+        challenge = flow.check_code(owner, latest_code(), verification=fresh(owner))
     finally:
         signals.verified.disconnect(dispatch_uid="order-v")
         signals.number_changed.disconnect(dispatch_uid="order-c")

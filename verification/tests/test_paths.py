@@ -99,7 +99,7 @@ def test_the_two_named_sets(settings: Any) -> None:
         assert match is not None
         assert NEVER_ENFORCED.contains(match)
         assert NEVER_A_NEXT_TARGET.contains(match)
-    detail = resolve_site_path("/polls/1/")
+    detail = resolve_site_path("/shop/1/")
     assert detail is not None
     assert not NEVER_ENFORCED.contains(detail)
     assert not NEVER_A_NEXT_TARGET.contains(detail)
@@ -108,13 +108,13 @@ def test_the_two_named_sets(settings: Any) -> None:
 def test_site_path_strips_the_script_prefix_and_refuses_other_sites() -> None:
     from django.urls import set_script_prefix
 
-    assert site_path("/polls/1/?x=1") == "/polls/1/"
-    assert site_path("https://evil.example/polls/") is None
-    assert site_path("//evil.example/polls/") is None
+    assert site_path("/shop/1/?x=1") == "/shop/1/"
+    assert site_path("https://evil.example/shop/") is None
+    assert site_path("//evil.example/shop/") is None
     set_script_prefix("/app/")
     try:
-        assert site_path("/app/polls/1/") == "/polls/1/"
-        assert resolve_site_path("/app/polls/1/") is not None
+        assert site_path("/app/shop/1/") == "/shop/1/"
+        assert resolve_site_path("/app/shop/1/") is not None
     finally:
         set_script_prefix("/")
 
@@ -131,7 +131,7 @@ def test_login_url_resolves_names_and_says_none_when_it_cannot() -> None:
 
 
 def test_adding_next_keeps_the_query_and_leaves_slashes_readable() -> None:
-    assert with_next("/verify/", "/polls/1/?a=1&b=2") == "/verify/?next=/polls/1/%3Fa%3D1%26b%3D2"
+    assert with_next("/verify/", "/shop/1/?a=1&b=2") == "/verify/?next=/shop/1/%3Fa%3D1%26b%3D2"
     assert with_next("/verify/", "") == "/verify/"
     assert with_next("/verify/", "/p/", other="1") == "/verify/?other=1&next=/p/"
     assert add_query("/login/?lang=en", {"next": "/x/"}) == "/login/?lang=en&next=/x/"

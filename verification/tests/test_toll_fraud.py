@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from verification import flow, signals, throttling
-from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import SendLimitExceeded
 from verification.models import Challenge, ThrottleLock
 from verification.network import client_network
 from verification.phone import destination_region
+from verification.testing import outbox
 from verification.tests.helpers_enforcement import use_enforcement_urls
 from verification.tests.racing import race
 from verification.tests.servers import skip_or_fail
@@ -97,7 +97,7 @@ def test_a_region_budget_trips_exactly_at_its_limit_and_reopens_as_the_window_sl
     # The first send leaves the hour's window 3600 - 600 s from now.
     assert refused.retry_after == HOUR - 600
     assert Challenge.objects.count() == 3
-    assert len(locmem.outbox) == 3
+    assert len(outbox()) == 3
     frozen.shift(timedelta(seconds=HOUR - 600 - 1))
     assert refusal(gb(4)).retry_after == 1
     frozen.shift(timedelta(seconds=1))
@@ -483,14 +483,6 @@ def test_w008_atomic_requests(clean, mocker):
     mocker.patch.dict(clean.DATABASES["default"], {"ATOMIC_REQUESTS": True})
 
     assert check_ids() == ["verification.W008"]
-
-
-def test_pollstr_sets_both_breakers(settings):
-    """Pollstr's own defaults (from pollstr/settings.py, not the test fixtures) pass every deploy check of ours."""
-    assert settings.VERIFICATION_COUNTRY_SEND_LIMITS == {"*": 30}
-    assert settings.VERIFICATION_GLOBAL_SEND_LIMIT == 200
-    settings.DEBUG = False
-    assert "verification.W007" not in check_ids(deploy=True)
 
 
 # -- the migration ------------------------------------------------------------------------------------------

@@ -11,9 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from polls.models import Question
 from verification import state, views
-from verification.backends import locmem
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import (
     CodeExpired,
@@ -28,6 +26,7 @@ from verification.exceptions import (
     VerificationError,
 )
 from verification.models import Challenge, VerifiedNumber
+from verification.testing import latest_code, outbox
 from verification.tests.feedback import feedback as texts
 
 pytestmark = pytest.mark.django_db
@@ -38,18 +37,14 @@ SEND = reverse("verification:send")
 CONFIRM = reverse("verification:confirm")
 RESEND = reverse("verification:resend")
 CANCEL = reverse("verification:cancel")
-PROTECTED = "/polls/1/"
+PROTECTED = "/shop/1/"
+#: LOGIN_REDIRECT_URL: where a missing or unsafe `next` leads.
+HOME = reverse("home")
 
 
 @pytest.fixture
 def user():
     return get_user_model().objects.create_user("alice")
-
-
-@pytest.fixture(autouse=True)
-def poll(db):
-    """The protected page /polls/1/."""
-    return Question.objects.create(pk=1, question_text="What is your favorite kind of dog?", pub_date=timezone.now())
 
 
 @pytest.fixture
@@ -77,7 +72,7 @@ def sent_to(client: Client, number: str = NUMBER, next_url: str = PROTECTED):
 def verified_with(client: Client, number: str = NUMBER) -> None:
     """Verify `number` through the pages: it is then on file, and this session may change it for a while."""
     sent_to(client, number)
-    assert client.post(CONFIRM, {"code": locmem.outbox[-1].code}).status_code == 302
+    assert client.post(CONFIRM, {"code": latest_code()}).status_code == 302
 
 
 # --- the whole flow ------------------------------------------------------------------------------------
@@ -86,20 +81,20 @@ def verified_with(client: Client, number: str = NUMBER) -> None:
 def test_the_whole_flow_from_a_protected_page_back_to_it(alice, user):
     first = alice.get(PROTECTED)
     assert first.status_code == 302
-    assert first["Location"] == f"{PHONE}?next=/polls/1/"
+    assert first["Location"] == f"{PHONE}?next=/shop/1/"
 
     page = alice.get(first["Location"])
     assert page.status_code == 200
     html = page.content.decode()
     assert 'name="number"' in html
     assert 'autocomplete="tel"' in html
-    assert 'value="/polls/1/"' in html
+    assert 'value="/shop/1/"' in html
     assert ">Send code</button>" in html
 
     sent = alice.post(SEND, {"number": "+44 7400 123456", "next": PROTECTED})
     assert sent.status_code == 302
-    assert sent["Location"] == f"{CONFIRM}?next=/polls/1/"
-    [message] = locmem.outbox
+    assert sent["Location"] == f"{CONFIRM}?next=/shop/1/"
+    [message] = outbox()
     assert message.number == NUMBER
 
     form = alice.get(sent["Location"])
@@ -128,10 +123,10 @@ def test_the_whole_flow_from_a_protected_page_back_to_it(alice, user):
 def test_an_unsafe_or_missing_next_lands_on_the_default_page(alice, unsafe):
     sent_to(alice, next_url=unsafe)
 
-    done = alice.post(CONFIRM, {"code": locmem.outbox[-1].code, "next": unsafe})
+    done = alice.post(CONFIRM, {"code": latest_code(), "next": unsafe})
 
     assert done.status_code == 302
-    assert done["Location"] == reverse("polls:index")
+    assert done["Location"] == HOME
 
 
 def test_an_unsafe_next_is_not_carried_along(alice):
@@ -154,8 +149,8 @@ def test_a_verified_number_is_offered_masked_with_one_click(alice, user):
     assert "Lost this phone? Ask the site's staff to reset your number." in html
 
     sent = alice.post(SEND, {views.USE_SAVED_FIELD: "1", "next": PROTECTED})
-    assert sent["Location"] == f"{CONFIRM}?next=/polls/1/"
-    assert locmem.outbox[-1].number == NUMBER
+    assert sent["Location"] == f"{CONFIRM}?next=/shop/1/"
+    assert outbox()[-1].number == NUMBER
 
 
 def test_use_another_number_shows_the_form_and_the_old_number_stays_until_confirmed(alice, user, frozen):
@@ -167,10 +162,10 @@ def test_use_another_number_shows_the_form_and_the_old_number_stays_until_confir
 
     sent_to(alice, NEW_NUMBER)
     assert VerifiedNumber.objects.get(user=user).number == NUMBER
-    alice.post(CONFIRM, {"code": wrong(locmem.outbox[-1].code)})
+    alice.post(CONFIRM, {"code": wrong(latest_code())})
     assert VerifiedNumber.objects.get(user=user).number == NUMBER
 
-    alice.post(CONFIRM, {"code": locmem.outbox[-1].code})
+    alice.post(CONFIRM, {"code": latest_code()})
     assert VerifiedNumber.objects.get(user=user).number == NEW_NUMBER
 
 
@@ -179,7 +174,7 @@ def test_one_click_without_a_number_on_file_asks_for_one(alice):
 
     assert response["Location"] == PHONE
     assert "no verified number" in texts(response)[0]
-    assert not locmem.outbox
+    assert not outbox()
 
 
 def test_channels_are_offered_when_there_is_a_choice(alice, settings, user):
@@ -190,7 +185,7 @@ def test_channels_are_offered_when_there_is_a_choice(alice, settings, user):
 
     sent = alice.post(SEND, {"number": NUMBER, "channel": "voice"})
     assert sent.status_code == 302
-    assert locmem.outbox[-1].channel == "voice"
+    assert outbox()[-1].channel == "voice"
 
     VerifiedNumber.objects.create(user=user, number=NUMBER)
     assert 'name="channel"' in alice.get(PHONE).content.decode()
@@ -222,8 +217,8 @@ def test_a_refused_number_is_explained_next_to_the_field(alice, number, message)
     assert message in html
     assert 'id="id_number_error"' in html
     assert 'aria-invalid="true"' in html
-    assert 'value="/polls/1/"' in html
-    assert not locmem.outbox
+    assert 'value="/shop/1/"' in html
+    assert not outbox()
 
 
 def test_a_missing_number_field_is_explained(alice):
@@ -257,7 +252,7 @@ def test_a_malformed_code_is_explained_and_uses_no_attempt(alice, code):
 def test_spaces_around_a_pasted_code_are_forgiven(alice):
     sent_to(alice)
 
-    response = alice.post(CONFIRM, {"code": f" {locmem.outbox[-1].code} ", "next": PROTECTED})
+    response = alice.post(CONFIRM, {"code": f" {latest_code()} ", "next": PROTECTED})
 
     assert response["Location"] == PROTECTED
 
@@ -265,7 +260,7 @@ def test_spaces_around_a_pasted_code_are_forgiven(alice):
 def test_a_wrong_code_says_how_many_tries_are_left(alice):
     sent_to(alice)
 
-    response = alice.post(CONFIRM, {"code": wrong(locmem.outbox[-1].code), "next": PROTECTED})
+    response = alice.post(CONFIRM, {"code": wrong(latest_code()), "next": PROTECTED})
 
     assert response.status_code == 400
     assert "You can try 4 more times." in response.content.decode()
@@ -273,16 +268,16 @@ def test_a_wrong_code_says_how_many_tries_are_left(alice):
 
 def test_five_wrong_codes_end_the_challenge_even_for_the_right_code(alice):
     sent_to(alice)
-    code = locmem.outbox[-1].code
+    code = latest_code()
     for _ in range(4):
         assert alice.post(CONFIRM, {"code": wrong(code)}).status_code == 400
 
     locked = alice.post(CONFIRM, {"code": wrong(code), "next": PROTECTED})
-    assert locked["Location"] == f"{PHONE}?next=/polls/1/"
+    assert locked["Location"] == f"{PHONE}?next=/shop/1/"
     assert "Too many wrong codes" in texts(locked)[0]
 
     late = alice.post(CONFIRM, {"code": code, "next": PROTECTED})
-    assert late["Location"] == f"{PHONE}?next=/polls/1/"
+    assert late["Location"] == f"{PHONE}?next=/shop/1/"
     assert "No code is waiting" in texts(late)[-1]
     assert alice.get(PROTECTED).status_code == 302
 
@@ -293,19 +288,19 @@ def test_five_wrong_codes_end_the_challenge_even_for_the_right_code(alice):
 def test_confirm_without_a_pending_code_sends_back_to_the_phone_step(alice):
     response = alice.get(CONFIRM, {"next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?next=/shop/1/"
     assert "No code is waiting" in texts(response)[0]
 
 
 def test_a_replayed_confirm_finds_nothing_to_confirm(alice):
     sent_to(alice)
-    code = locmem.outbox[-1].code
+    code = latest_code()
     alice.post(CONFIRM, {"code": code})
 
     replay = alice.post(CONFIRM, {"code": code, "next": PROTECTED})
 
     assert replay.status_code == 302
-    assert replay["Location"] == f"{PHONE}?next=/polls/1/"
+    assert replay["Location"] == f"{PHONE}?next=/shop/1/"
     assert any("No code is waiting" in text for text in texts(replay))
 
 
@@ -313,7 +308,7 @@ def test_a_late_code_is_expired(alice, frozen):
     sent_to(alice)
     frozen.shift(timedelta(seconds=301))
 
-    response = alice.post(CONFIRM, {"code": locmem.outbox[-1].code})
+    response = alice.post(CONFIRM, {"code": latest_code()})
 
     assert response["Location"] == PHONE
     assert "expired" in texts(response)[0]
@@ -333,7 +328,7 @@ def test_another_users_code_does_not_verify_me(alice, client):
     bobs_client.force_login(bob)
     sent_to(bobs_client)
 
-    response = alice.post(CONFIRM, {"code": locmem.outbox[-1].code})
+    response = alice.post(CONFIRM, {"code": latest_code()})
 
     assert response["Location"] == PHONE
     assert not VerifiedNumber.objects.exists()
@@ -348,23 +343,23 @@ def test_resend_waits_for_the_cooldown_shown_on_the_page(alice, frozen):
 
     frozen.shift(timedelta(seconds=10))
     early = alice.post(RESEND, {"next": PROTECTED})
-    assert early["Location"] == f"{CONFIRM}?next=/polls/1/"
+    assert early["Location"] == f"{CONFIRM}?next=/shop/1/"
     assert "20 seconds" in texts(early)[0]
-    assert len(locmem.outbox) == 1
+    assert len(outbox()) == 1
 
     frozen.shift(timedelta(seconds=20))
     assert "in 30 seconds" not in alice.get(CONFIRM).content.decode()
     resent = alice.post(RESEND, {"next": PROTECTED})
-    assert resent["Location"] == f"{CONFIRM}?next=/polls/1/"
+    assert resent["Location"] == f"{CONFIRM}?next=/shop/1/"
     assert "A new code was sent to +44 •••• ••3456" in texts(resent)[0]
-    assert len(locmem.outbox) == 2
-    assert alice.post(CONFIRM, {"code": locmem.outbox[-1].code})["Location"] == reverse("polls:index")
+    assert len(outbox()) == 2
+    assert alice.post(CONFIRM, {"code": latest_code()})["Location"] == HOME
 
 
 def test_resend_with_nothing_to_resend_goes_to_the_phone_step(alice):
     response = alice.post(RESEND, {"next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?next=/shop/1/"
     assert "No code is waiting" in texts(response)[0]
 
 
@@ -373,18 +368,18 @@ def test_sending_twice_to_the_same_number_goes_to_the_code_already_sent(alice):
 
     again = alice.post(SEND, {"number": NUMBER, "next": PROTECTED})
 
-    assert again["Location"] == f"{CONFIRM}?next=/polls/1/"
+    assert again["Location"] == f"{CONFIRM}?next=/shop/1/"
     assert "A code was just sent to +44 •••• ••3456" in texts(again)[0]
-    assert len(locmem.outbox) == 1
+    assert len(outbox()) == 1
 
 
 def test_cancel_returns_to_the_phone_step(alice, mocker):
     sent_to(alice)
-    code = locmem.outbox[-1].code
+    code = latest_code()
 
     cancelled = alice.post(CANCEL, {"next": PROTECTED})
 
-    assert cancelled["Location"] == f"{PHONE}?next=/polls/1/"
+    assert cancelled["Location"] == f"{PHONE}?next=/shop/1/"
     assert Challenge.objects.get().status == Challenge.Status.CANCELLED
     assert alice.post(CONFIRM, {"code": code})["Location"] == PHONE
 
@@ -396,7 +391,7 @@ def test_use_another_number_from_the_code_page(alice, user, frozen):
 
     response = alice.post(CANCEL, {"other": "1", "next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?other=1&next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?other=1&next=/shop/1/"
     assert 'name="number"' in alice.get(response["Location"]).content.decode()
 
 
@@ -434,7 +429,7 @@ def test_every_send_failure_is_a_message_next_to_the_number(alice, mocker, error
 
     assert response.status_code == status
     assert message in response.content.decode()
-    assert 'value="/polls/1/"' in response.content.decode()
+    assert 'value="/shop/1/"' in response.content.decode()
 
 
 def test_a_send_failure_on_the_one_click_path_is_a_message(alice, mocker, user):
@@ -443,7 +438,7 @@ def test_a_send_failure_on_the_one_click_path_is_a_message(alice, mocker, user):
 
     response = alice.post(SEND, {views.USE_SAVED_FIELD: "1", "next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?next=/shop/1/"
     assert "could not reach" in texts(response)[0]
 
 
@@ -484,7 +479,7 @@ def test_check_failures_that_end_the_challenge_send_back_to_the_phone_step(alice
 
     response = alice.post(CONFIRM, {"code": "123456", "next": PROTECTED})
 
-    assert response["Location"] == f"{PHONE}?next=/polls/1/"
+    assert response["Location"] == f"{PHONE}?next=/shop/1/"
     assert message in texts(response)[0]
 
 
@@ -492,7 +487,7 @@ def test_a_wrong_code_on_the_last_attempt_is_told_with_a_next_step(alice, mocker
     settings.VERIFICATION_MAX_ATTEMPTS = 1
     sent_to(alice)
 
-    response = alice.post(CONFIRM, {"code": wrong(locmem.outbox[-1].code)})
+    response = alice.post(CONFIRM, {"code": wrong(latest_code())})
 
     assert response["Location"] == PHONE
     assert "Ask for a new code" in texts(response)[0]
