@@ -149,7 +149,16 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Phone verification (every VERIFICATION_* setting and its default: README, "Settings").
-VERIFICATION_REQUIRED_URLS = ["polls:detail", "polls:results", "polls:vote"]
+VERIFICATION_REQUIRED_URLS = [
+    "polls:detail",
+    "polls:results",
+    "polls:vote",
+    # Changing the password needs the phone too: else a stolen password alone could lock the owner out.
+    "password_change",
+    "password_change_done",
+    # A stolen staff password alone must not open the admin (its login and logout stay exempt).
+    {"name": "admin:*", "max_age": 900},
+]
 VERIFICATION_BACKEND = env.str("VERIFICATION_BACKEND", default="verification.backends.console.ConsoleVerifyBackend")
 VERIFICATION_CONSOLE_BACKEND_ALLOWED = env.bool("VERIFICATION_CONSOLE_BACKEND_ALLOWED", default=False)
 VERIFICATION_BRAND = env.str("VERIFICATION_BRAND", default="Pollstr")

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from verification.flow import cancel_verification
+from verification import notices, state
+from verification.conf import conf
+from verification.flow import reset_number
 from verification.models import Challenge, VerifiedNumber
+from verification.paths import with_next
 
 __all__ = ["ChallengeAdmin", "VerifiedNumberAdmin"]
-
-logger = logging.getLogger(__name__)
 
 
 def _user_search_fields() -> list[str]:
@@ -56,24 +57,40 @@ class VerifiedNumberAdmin(ReadOnlyAdmin):
         return obj.masked
 
     @admin.action(description=_("Reset the phone number of the selected users"), permissions=["delete"])
-    def reset_numbers(self, request: HttpRequest, queryset: QuerySet[VerifiedNumber]) -> None:
-        """Forget the numbers and cancel the users' pending codes; each must verify a number again."""
+    def reset_numbers(self, request: HttpRequest, queryset: QuerySet[VerifiedNumber]) -> HttpResponse | None:
+        """Reset the selected users' numbers (`verification.flow.reset_number`): each must enrol a number again.
+
+        Only from a session that verified its own phone within VERIFICATION_NUMBER_CHANGE_MAX_AGE (else it is
+        sent to verify, then back here), and never the acting user's own number: a stolen staff password
+        alone must not be enough to remove a second factor, least of all its own.
+        """
+        if not state.verified_within(request, conf.NUMBER_CHANGE_MAX_AGE):
+            notices.add(request, notices.INFO, _("Verify your phone number, then reset the numbers again."))
+            changelist = reverse(f"{self.admin_site.name}:verification_verifiednumber_changelist")
+            return HttpResponseRedirect(with_next(reverse("verification:phone"), changelist))
         count = 0
         for verified in queryset.select_related("user"):
-            cancel_verification(verified.user)
-            verified.delete()
-            logger.info("Phone number reset by staff: user=%s by=%s", verified.user_id, request.user.pk)
+            if verified.user_id == request.user.pk:
+                self.message_user(
+                    request,
+                    _("Your own phone number was not reset: ask another member of staff to reset it."),
+                    messages.ERROR,
+                )
+                continue
+            reset_number(verified.user, actor=request.user, actor_label=f"staff:{request.user.pk}")  # type: ignore[arg-type]
             count += 1
-        self.message_user(
-            request,
-            ngettext(
-                "The phone number of %(count)d user was reset.",
-                "The phone numbers of %(count)d users were reset.",
-                count,
+        if count:
+            self.message_user(
+                request,
+                ngettext(
+                    "The phone number of %(count)d user was reset; their sessions were ended.",
+                    "The phone numbers of %(count)d users were reset; their sessions were ended.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
             )
-            % {"count": count},
-            messages.SUCCESS,
-        )
+        return None
 
 
 @admin.register(Challenge)

@@ -16,4 +16,6 @@ class VerificationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from verification import checks  # noqa: F401  (registers the system checks)
+        from verification import checks, sessions  # noqa: F401  (checks registers the system checks)
+
+        sessions.connect_receivers()

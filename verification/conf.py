@@ -269,6 +269,14 @@ class VerificationSettings:
         check_id="E047",
         expected=f"{_SECONDS}: how recently a session must have verified the number on file before it may replace it",
     )
+    STAFF_ENROLMENT_LOGIN_MAX_AGE: Setting[int | None] = Setting(
+        None,
+        "A staff user with no number on file may enrol one only within this many seconds of logging in (trust "
+        'on first use, from a fresh login). `None`: at any time. See "Changing the phone number".',
+        valid=optional(whole_number_between(1)),
+        check_id="E055",
+        expected=f"None or {_SECONDS}: how soon after logging in a staff user may enrol a first number",
+    )
     VONAGE_API_KEY: Setting[str] = Setting(
         "",
         "Vonage API key (legacy API, or v2 without an application).",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ERRORS",
+    "LOG_IN_AGAIN",
     "NEW_CODE",
     "RETRY",
     "VERIFY_CURRENT_NUMBER",
@@ -40,6 +41,8 @@ WAIT = "wait"
 NEW_CODE = "new_code"
 #: The session must verify the number on file before it may use another one.
 VERIFY_CURRENT_NUMBER = "verify_current_number"
+#: This session may not register a phone number: the user must log out and log in again.
+LOG_IN_AGAIN = "log_in_again"
 
 
 def wait_text(seconds: int) -> str:
@@ -126,6 +129,9 @@ ERRORS: dict[str, Outcome] = {
         _fixed(_("Phone verification is not available right now. Please try again later.")), 503, WAIT
     ),
     "number_change_not_allowed": Outcome(_number_change, 403, VERIFY_CURRENT_NUMBER),
+    "login_again": Outcome(
+        _fixed(_("To register a phone number, log out and log in again with your password.")), 403, LOG_IN_AGAIN
+    ),
 }
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "InvalidCode",
     "InvalidNumber",
     "InvalidRule",
+    "LoginAgainRequired",
     "Misconfigured",
     "NoPendingVerification",
     "NumberChangeNotAllowed",
@@ -151,6 +152,24 @@ class NumberChangeNotAllowed(VerificationError):
 
     def __init__(self, message: str = "", *, reason: str, provider_request_id: str | None = None) -> None:
         super().__init__(message or f"number change refused: {reason}", provider_request_id=provider_request_id)
+        self.reason = reason
+
+
+class LoginAgainRequired(VerificationError):
+    """A first number (no number on file) refused in this session: the user must log in again to enrol one.
+
+    Whoever holds a session opened before a staff reset (the stolen phone's browser, say) must not be
+    able to enrol their own number without the password. `reason` says which rule refused: BEFORE_RESET
+    (the session logged in before the user's last number reset, or cannot tell when it logged in) or
+    STAFF_WINDOW (a staff user more than VERIFICATION_STAFF_ENROLMENT_LOGIN_MAX_AGE seconds after logging in).
+    """
+
+    code = "login_again"
+    BEFORE_RESET = "before_reset"
+    STAFF_WINDOW = "staff_window"
+
+    def __init__(self, message: str = "", *, reason: str = BEFORE_RESET) -> None:
+        super().__init__(message or f"enrolment refused: {reason}")
         self.reason = reason
 
 

@@ -6,6 +6,10 @@ It decides in `process_view`, after `AuthenticationMiddleware`, and works in syn
    `request.user` or the session;
 2. otherwise the `VerificationEnforcer` it inherits decides and answers (`verification.enforcement`):
    anonymous users to LOGIN_URL, unverified ones to the flow, verified ones pass.
+
+Around the next layer it compares the session's key before and after (two attribute reads, no load):
+when a view gave a logged-in session a new key (`update_session_auth_hash`, say), the registry of
+`verification.sessions` follows it. A request whose key does not change costs nothing more.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.utils.deprecation import MiddlewareMixin
 
-from verification import enforcement
+from verification import enforcement, sessions
 from verification._compat import moved
 from verification.rules import Requirement, get_rules
 
@@ -43,6 +47,17 @@ __getattr__ = moved(
 )
 
 
+def _session_key(request: HttpRequest) -> str | None:
+    # A plain attribute read: it neither loads the session nor needs one on the request.
+    return getattr(getattr(request, "session", None), "session_key", None)
+
+
+def _needs_registering(request: HttpRequest) -> bool:
+    # The session has a new key that the login receiver or the verification has not registered already.
+    key = _session_key(request)
+    return bool(key) and getattr(request, sessions.REGISTERED_KEY_ATTRIBUTE, None) != key
+
+
 class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, MiddlewareMixin):
     """Enforce VERIFICATION_REQUIRED_URLS on every request; put it after AuthenticationMiddleware.
 
@@ -59,6 +74,7 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
         # (after a settings change they are compiled again on first use). A bad rule stops start-up.
         get_rules()
         is_async = iscoroutinefunction(get_response)
+        self._is_async = is_async
         if is_async:
             # Django adapts process_view by what it is: give an async stack a coroutine function.
             self.process_view = self.aprocess_view  # type: ignore[method-assign,assignment]
@@ -70,10 +86,36 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
         )
 
     def __call__(self, request: HttpRequest) -> Any:
-        """Pass the request on to the next layer; the decision is `process_view`'s."""
-        if self._passes_straight_on:
-            return self.get_response(request)
-        return super().__call__(request)
+        """Pass the request on to the next layer (the decision is `process_view`'s); follow a new session key."""
+        if self._is_async:
+            return self.__acall__(request)
+        key = _session_key(request)
+        response = self.get_response(request) if self._passes_straight_on else super().__call__(request)
+        if _session_key(request) != key:
+            self._follow_new_key(request, key)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        """Async `__call__`."""
+        key = _session_key(request)
+        response = await super().__acall__(request)
+        if _session_key(request) != key:
+            await self._afollow_new_key(request, key)
+        return response
+
+    def _follow_new_key(self, request: HttpRequest, previous_key: str | None) -> None:
+        # Rare (a login, a password change, a verification): only then the user and a write.
+        if not _needs_registering(request):
+            return
+        if request.user.is_authenticated:
+            sessions.register(request, previous_key=previous_key)
+
+    async def _afollow_new_key(self, request: HttpRequest, previous_key: str | None) -> None:
+        if not _needs_registering(request) or not hasattr(request, "auser"):
+            return
+        user = await request.auser()
+        if user.is_authenticated:
+            await sync_to_async(sessions.register)(request, previous_key=previous_key, user=user)
 
     def process_view(
         self,

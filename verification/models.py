@@ -1,4 +1,5 @@
-"""The verification records: a user's verified number, each challenge, the local backends' codes, throttle locks."""
+"""The verification records: a user's verified number, each challenge, the local backends' codes, throttle locks,
+the sessions the app knows of, and each reset of a user's number."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from verification._compat import moved
 from verification.network import client_network
 from verification.phone import destination_region, mask_number
 
-__all__ = ["Challenge", "LocalCode", "ThrottleLock", "VerifiedNumber"]
+__all__ = ["Challenge", "LocalCode", "NumberReset", "ThrottleLock", "UserSession", "VerifiedNumber"]
 
 #: E.164 is at most 15 digits after the "+".
 NUMBER_LENGTH = 16
@@ -151,6 +152,55 @@ class ThrottleLock(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class UserSession(models.Model):
+    """An authenticated session of a user, by its key: what `verification.sessions.end_sessions` ends."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="verification_sessions",
+        verbose_name=_("user"),
+    )
+    session_key = models.CharField(_("session key"), max_length=40, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("user session")
+        verbose_name_plural = _("user sessions")
+
+    def __str__(self) -> str:
+        # Never the key: it is a bearer credential.
+        return f"session {self.pk} of user {self.user_id}"
+
+
+class NumberReset(models.Model):
+    """One reset of a user's verified number: whom, by whom, when."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="verification_resets",
+        verbose_name=_("user"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_label = models.CharField(_("actor label"), max_length=150)
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("number reset")
+        verbose_name_plural = _("number resets")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"reset of user {self.user_id} by {self.actor_label}"
 
 
 __getattr__ = moved(__name__, {"UNKNOWN_REGION": "verification.phone"})

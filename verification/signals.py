@@ -1,6 +1,6 @@
 """Signals sent by the verification flow; the sender is always `verification.models.Challenge`.
 
-Every signal gets these keyword arguments: `user` (the user verifying), `challenge` (the
+Every signal about a code gets these keyword arguments: `user` (the user verifying), `challenge` (the
 `Challenge` row; its `number` is the full E.164 number, `challenge.masked` the masked one).
 
 - `code_sent`: a backend accepted a code for delivery. Extra: `channel` ("sms", "voice"...).
@@ -10,6 +10,14 @@ Every signal gets these keyword arguments: `user` (the user verifying), `challen
 - `number_changed`: a confirmed code replaced the user's verified number with another one (sent after
   `verified`; never on a first enrolment, nor when the same number is verified again). Extra:
   `old_number` and `new_number` (full E.164 strings: mask them before showing or logging them).
+
+One signal is about an account, not a code, and gets no `challenge` (its sender is still `Challenge`):
+
+- `number_reset`: a user's verified number was reset (`verification.flow.reset_number`, which the
+  admin's action calls); their pending codes are cancelled and, once the
+  transaction commits, every session of theirs ends. Keyword arguments: `user` (whose number it was),
+  `actor` (the staff user who reset it, or None), `actor_label` ("staff:<pk>", "command line"...),
+  `reset` (the `verification.models.NumberReset` row recording it). Sent once the reset is saved.
 
 One signal is about the site, not a user, and gets neither `user` nor `challenge`:
 
@@ -28,6 +36,7 @@ from django.dispatch import Signal
 __all__ = [
     "code_sent",
     "number_changed",
+    "number_reset",
     "send_budget_exhausted",
     "verification_failed",
     "verification_locked",
@@ -40,3 +49,4 @@ verification_failed = Signal()
 verification_locked = Signal()
 send_budget_exhausted = Signal()
 number_changed = Signal()
+number_reset = Signal()

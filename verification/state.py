@@ -1,7 +1,8 @@
 """The one place that reads and writes the verification state in the session.
 
 The state is bound to the user (primary key and session auth hash, so a password change ends it),
-to the verified number (E.164) and to the time of verification. Logging out flushes the session, and
+to the verified number (E.164) and to the time of verification; only a state that says its session is
+registered (`"reg"`, see `verification.sessions`) counts. Logging out flushes the session, and
 the state with it. Nothing else touches `SESSION_KEY`.
 
 Reading the state makes no database query: it uses the session that authentication has already
@@ -81,7 +82,11 @@ def _session_auth_hash(request: HttpRequest, user: AnyUser) -> str:
 
 
 def mark_verified(request: HttpRequest, number: str, *, user: AnyUser | None = None) -> None:
-    """Record that the logged-in user of `request` (or `user`) has just verified `number`."""
+    """Record that the logged-in user of `request` (or `user`) has just verified `number`.
+
+    This writes the state only: a flow of a site's own calls `mark_session_verified`, which also gives
+    the session a new key and registers it, so that ending the user's sessions can end this one.
+    """
     user = request.user if user is None else user
     if not user.is_authenticated:
         raise ValueError("Only a logged-in user can be marked verified.")
@@ -90,15 +95,27 @@ def mark_verified(request: HttpRequest, number: str, *, user: AnyUser | None = N
         "hash": _session_auth_hash(request, user),
         "number": number,
         "at": int(time.time()),
+        # Only a state written since the session registry exists counts (`_verified_at`): a session
+        # verified before it may be unknown to the registry, so it could not be ended.
+        "reg": 1,
     }
 
 
 def mark_session_verified(request: HttpRequest, number: str) -> None:
-    """Mark the session verified for `number`, then give it a new key and a new CSRF token."""
+    """Mark the session verified for `number`, give it a new key and a new CSRF token, and register it.
+
+    After it, the session is in the registry of `verification.sessions` under its new key, even on a
+    site that uses the decorators without the middleware.
+    """
+    # Imported here: the registry's models are not ready when this module may first be imported.
+    from verification import sessions
+
+    previous_key = request.session.session_key
     mark_verified(request, number)
     # A new session key and CSRF token: whatever an attacker fixed or saw before is worthless now.
     request.session.cycle_key()
     rotate_token(request)
+    sessions.register(request, previous_key=previous_key)
 
 
 def _verified_at(request: HttpRequest, user: AnyUser | None) -> int | None:
@@ -120,7 +137,7 @@ def _verified_at(request: HttpRequest, user: AnyUser | None) -> int | None:
         return None
     try:
         verified_at = int(raw["at"])
-        if "number" not in raw or str(raw["user"]) != str(user.pk):
+        if "number" not in raw or "reg" not in raw or str(raw["user"]) != str(user.pk):
             return None
         auth_hash = str(raw["hash"])
     except (KeyError, TypeError, ValueError):

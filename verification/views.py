@@ -26,12 +26,18 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import channels, flow, network, notices, state
+from verification import channels, flow, network, notices, sessions, state
 from verification.conf import conf
 from verification.errors import RETRY, WAIT, describe, outcome_for, wait_text
-from verification.exceptions import NoPendingVerification, NumberChangeNotAllowed, SendLimitExceeded, VerificationError
+from verification.exceptions import (
+    LoginAgainRequired,
+    NoPendingVerification,
+    NumberChangeNotAllowed,
+    SendLimitExceeded,
+    VerificationError,
+)
 from verification.forms import CodeForm, PhoneForm, channel_field
-from verification.models import Challenge
+from verification.models import Challenge, VerifiedNumber
 from verification.paths import REDIRECT_FIELD_NAME, with_next
 from verification.redirects import default_redirect_url, is_safe_next, safe_next_url
 from verification.throttling import SCOPE_COOLDOWN
@@ -71,7 +77,8 @@ def phone(request: HttpRequest) -> HttpResponse:
 def send(request: HttpRequest) -> HttpResponse:
     """Send a code to the posted number (or to the number on file) and go to the code form.
 
-    Another number than the one on file is refused (403) unless this session verified that one recently.
+    Another number than the one on file is refused (403) unless this session verified that one recently;
+    a first number (none on file) is refused (403) in a session that may not enrol one (`enrolment_refusal`).
     """
     user = request.user
     next_url = _next(request)
@@ -91,9 +98,15 @@ def send(request: HttpRequest) -> HttpResponse:
         if request.POST.get(OTHER_NUMBER_FIELD):
             after[OTHER_NUMBER_FIELD] = "1"
     else:
+        saved = flow.verified_number(user)  # type: ignore[arg-type]
+        if _enrolment_refusal(request, saved) is not None:
+            # The phone page says why, instead of its form.
+            return _render_phone(
+                request, PhoneForm(initial={"next": next_url}, channels=channels), next_url, status=403
+            )
         form = PhoneForm(request.POST, channels=channels)
         if not form.is_valid():
-            refusal = flow.number_change_refusal(flow.verified_number(user), verification)  # type: ignore[arg-type]
+            refusal = flow.number_change_refusal(saved, verification)
             if refusal is not None:
                 # Whatever was typed, no other number may be used now: say so rather than fix the typo.
                 return _change_refused(request, next_url, refusal)
@@ -133,6 +146,8 @@ def confirm(request: HttpRequest) -> HttpResponse:
 
     A code sent to a number other than the one on file is confirmed only while this session may change
     it; after verifying the number on file "to change it" (OTHER_NUMBER_FIELD), the number form follows.
+    A first number is confirmed only in a session that may enrol one (`enrolment_refusal`). When the
+    confirmed code replaced the number on file, every other session of the user ends.
     """
     if request.method not in ("GET", "HEAD", "POST"):
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
@@ -140,11 +155,15 @@ def confirm(request: HttpRequest) -> HttpResponse:
     next_url = _next(request)
     verification = state.get_state(request)
     challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
+    saved = flow.verified_number(user)  # type: ignore[arg-type]
+    if challenge is not None and _enrolment_refusal(request, saved) is not None:
+        # The phone page says why; the code stays for a session that may confirm it.
+        return _redirect("verification:phone", next_url)
     if request.method != "POST":
         if challenge is None:
             notices.add(request, notices.INFO, _("No code is waiting to be confirmed. Ask for a new code."))
             return _redirect("verification:phone", next_url)
-        refusal = flow.number_refusal(flow.verified_number(user), challenge.number, verification)  # type: ignore[arg-type]
+        refusal = flow.number_refusal(saved, challenge.number, verification)
         if refusal is not None:
             # Checked again (and the code cancelled) on POST; a GET changes nothing.
             notices.add(request, notices.ERROR, describe(refusal))
@@ -172,6 +191,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
             return _redirect("verification:phone", next_url)
         form.add_error("code", describe(exc))
         return _render_confirm(request, form, challenge, next_url, status=outcome.status)
+    if saved is not None and saved.number != verified.number:
+        # The old number no longer proves anything: whoever holds another session of the user (the phone
+        # that was lost, say) is logged out. Before the key changes, so this session is the one kept.
+        sessions.end_sessions(user, keep=request.session.session_key)
     state.mark_session_verified(request, verified.number)
     verified_text = _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked}
     if _then_change(request):
@@ -189,6 +212,8 @@ def resend(request: HttpRequest) -> HttpResponse:
     user = request.user
     next_url = _next(request)
     after = {OTHER_NUMBER_FIELD: "1"} if _then_change(request) else {}
+    if _enrolment_refusal(request, flow.verified_number(user)) is not None:  # type: ignore[arg-type]
+        return _redirect("verification:phone", next_url)
     try:
         challenge = flow.resend_code(
             user,  # type: ignore[arg-type]
@@ -232,6 +257,17 @@ def _then_change(request: HttpRequest) -> bool:
     return bool(source.get(OTHER_NUMBER_FIELD))
 
 
+def _enrolment_refusal(request: HttpRequest, saved: VerifiedNumber | None) -> LoginAgainRequired | None:
+    """Return why this session may not enrol a first number, when there is none on file (`saved`); else None."""
+    if saved is not None:
+        return None
+    return flow.enrolment_refusal(
+        request.user,  # type: ignore[arg-type]
+        logged_in_at=sessions.logged_in_at(request),
+        registered=sessions.is_registered(request),
+    )
+
+
 def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(with_next(reverse(url_name), next_url, **params))
 
@@ -257,11 +293,14 @@ def _render_phone(
     saved = flow.verified_number(user)  # type: ignore[arg-type]
     verification = state.get_state(request)
     refusal = flow.number_change_refusal(saved, verification)
+    enrolment_refusal = _enrolment_refusal(request, saved)
     change_requested = change_requested or form.is_bound or bool(request.GET.get(OTHER_NUMBER_FIELD))
-    # The number form only for a first enrolment, or a change this session has earned.
-    show_form = saved is None or (refusal is None and change_requested)
+    # The number form only for a first enrolment this session may make, or a change it has earned.
+    show_form = (saved is None and enrolment_refusal is None) or (refusal is None and change_requested)
     pending = flow.pending_challenge(user)  # type: ignore[arg-type]
-    if pending is not None and flow.number_refusal(saved, pending.number, verification) is not None:
+    if enrolment_refusal is not None or (
+        pending is not None and flow.number_refusal(saved, pending.number, verification) is not None
+    ):
         # Its code cannot be confirmed in this session: do not lead the user to it.
         pending = None
     channels = flow.available_channels()
@@ -269,6 +308,8 @@ def _render_phone(
         "form": form,
         "next": next_url,
         "saved_number": None if show_form else saved,
+        # No number on file, and this session may not enrol one: the page says so instead of its form.
+        "enrolment_refused": describe(enrolment_refusal) if enrolment_refusal is not None else "",
         "changing": saved is not None and change_requested,
         "may_change": refusal is None,
         # Asked for another number without the right: the page offers to verify the number on file first.

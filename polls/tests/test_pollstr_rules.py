@@ -24,7 +24,7 @@ def test_pollstr_protects_detail_results_and_vote_but_not_the_index(
     client: Client, settings: Any, question: Question, django_assert_num_queries: Any
 ) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    assert settings.VERIFICATION_REQUIRED_URLS == ["polls:detail", "polls:results", "polls:vote"]
+    assert settings.VERIFICATION_REQUIRED_URLS[:3] == ["polls:detail", "polls:results", "polls:vote"]
     pk = question.pk
     user = make_user()
     client.force_login(user)

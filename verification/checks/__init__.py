@@ -7,13 +7,14 @@
 - `settings`: every setting's value, each with the check id `verification.conf` gives it, and E037,
   E041-E043, W004, W005;
 - `templates`: the layout the pages extend (E049, E050, W009);
-- `deploy`: W007 (with --deploy), W008.
+- `sessions`: the session engine (E054);
+- `deploy`: W007 and W010 (with --deploy), W008.
 
 Ids are never reused for another meaning. Importing this package registers every check.
 """
 
 from __future__ import annotations
 
-from verification.checks import backend, deploy, middleware, rules, settings, templates
+from verification.checks import backend, deploy, middleware, rules, sessions, settings, templates
 
-__all__ = ["backend", "deploy", "middleware", "rules", "settings", "templates"]
+__all__ = ["backend", "deploy", "middleware", "rules", "sessions", "settings", "templates"]

@@ -10,12 +10,17 @@ and confirmed, only in a session that verified the number on file within
 VERIFICATION_NUMBER_CHANGE_MAX_AGE seconds (`number_refusal`): otherwise a stolen password alone would
 let anyone enrol their own phone and pass the second factor. The callers pass the session's
 verification (`verification.state.get_state`) as `verification`; leaving it out counts as none.
+
+With no number on file, a first number is enrolled only in a session that logged in after the user's
+last staff reset (`reset_number`), and, for staff with VERIFICATION_STAFF_ENROLMENT_LOGIN_MAX_AGE set,
+soon after logging in (`enrolment_refusal`): the views ask it, since only they know the session.
 """
 
 from verification._compat import moved
 from verification.flow.checking import check_code
 from verification.flow.queries import (
     available_channels,
+    enrolment_refusal,
     is_well_formed_code,
     number_change_refusal,
     number_refusal,
@@ -23,18 +28,21 @@ from verification.flow.queries import (
     resend_available_in,
     verified_number,
 )
+from verification.flow.reset import reset_number
 from verification.flow.sending import cancel_verification, resend_code, start_verification
 
 __all__ = [
     "available_channels",
     "cancel_verification",
     "check_code",
+    "enrolment_refusal",
     "is_well_formed_code",
     "number_change_refusal",
     "number_refusal",
     "pending_challenge",
     "resend_available_in",
     "resend_code",
+    "reset_number",
     "start_verification",
     "verified_number",
 ]

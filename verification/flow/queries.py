@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,14 +11,15 @@ from django.utils.module_loading import import_string
 
 from verification import state, throttling
 from verification.conf import conf
-from verification.exceptions import NumberChangeNotAllowed
-from verification.models import Challenge, VerifiedNumber
+from verification.exceptions import LoginAgainRequired, NumberChangeNotAllowed
+from verification.models import Challenge, NumberReset, VerifiedNumber
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 __all__ = [
     "available_channels",
+    "enrolment_refusal",
     "is_well_formed_code",
     "number_change_refusal",
     "number_refusal",
@@ -77,6 +79,33 @@ def number_refusal(
     if current is None or number == current.number:
         return None
     return number_change_refusal(current, verification, now)
+
+
+def enrolment_refusal(
+    user: AbstractBaseUser, *, logged_in_at: int | None, registered: bool, now: float | None = None
+) -> LoginAgainRequired | None:
+    """Return why a session of `user` may not enrol a first number (none on file); None if it may.
+
+    `logged_in_at` (Unix seconds) and `registered` describe the session (`verification.sessions`).
+    After a staff reset, only a registered session that logged in after the user's last `NumberReset`
+    may enrol: whoever kept a session from before (the lost phone's browser) must know the password.
+    With VERIFICATION_STAFF_ENROLMENT_LOGIN_MAX_AGE set, a staff user may enrol only that many seconds
+    after logging in. Unknown login times are refused. A user with a number on file is not enrolling: None.
+    """
+    if verified_number(user) is not None:
+        return None
+    window = conf.STAFF_ENROLMENT_LOGIN_MAX_AGE
+    if window is not None and getattr(user, "is_staff", False):
+        now = time.time() if now is None else now
+        if logged_in_at is None or not registered or now - logged_in_at > window:
+            return LoginAgainRequired(reason=LoginAgainRequired.STAFF_WINDOW)
+    last_reset = NumberReset.objects.filter(user_id=user.pk).order_by("-at").values_list("at", flat=True).first()
+    if last_reset is None:
+        return None
+    # Whole seconds on the session's side: a login in the same second as the reset counts as before it.
+    if logged_in_at is None or not registered or logged_in_at <= last_reset.timestamp():
+        return LoginAgainRequired(reason=LoginAgainRequired.BEFORE_RESET)
+    return None
 
 
 def pending_challenge(user: AbstractBaseUser, now: datetime | None = None) -> Challenge | None:

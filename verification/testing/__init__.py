@@ -52,9 +52,11 @@ def verify_client(client: Client | AsyncClient, number: str = TEST_NUMBER, *, sa
     """Mark the logged-in test client's session verified for `number`, now, as confirming a code does.
 
     Log the client in first (`client.force_login(user)`); like `force_login`, this writes the session
-    directly, without a request. With `save_number`, `number` also becomes the user's number on file
-    (the `VerifiedNumber` the flow offers to send codes to).
+    directly, without a request, and registers it (`verification.sessions`) as a verification does.
+    With `save_number`, `number` also becomes the user's number on file (the `VerifiedNumber` the flow
+    offers to send codes to).
     """
+    from verification import sessions
     from verification.models import VerifiedNumber
 
     session = client.session
@@ -65,6 +67,8 @@ def verify_client(client: Client | AsyncClient, number: str = TEST_NUMBER, *, sa
         raise ValueError("verify_client() needs a logged-in client: call client.force_login(user) first.")
     request.user = user
     state.mark_verified(request, number)
+    # As the flow leaves it: the session is in the registry (`verification.sessions`), so it can be ended.
+    sessions.register(request)
     session.save()
     if save_number:
         VerifiedNumber.objects.update_or_create(user=user, defaults={"number": number})

@@ -10,6 +10,7 @@ from verification import flow
 from verification.backends import locmem
 from verification.exceptions import NoPendingVerification
 from verification.models import Challenge, VerifiedNumber
+from verification.testing import verify_client
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+447400123456"
@@ -75,6 +76,7 @@ def test_records_cannot_be_added_or_edited(admin_client, records):
 
 def test_the_reset_action_forgets_the_number_and_cancels_pending_codes(admin_client, records):
     alice, bob = records
+    verify_client(admin_client, "+447400555666")
     pending = Challenge.objects.get(user=alice)
     code = locmem.outbox[-1].code
 
@@ -87,7 +89,7 @@ def test_the_reset_action_forgets_the_number_and_cancels_pending_codes(admin_cli
         follow=True,
     )
 
-    assert "The phone number of 1 user was reset." in response.content.decode()
+    assert "The phone number of 1 user was reset; their sessions were ended." in response.content.decode()
     assert not VerifiedNumber.objects.filter(user=alice).exists()
     assert VerifiedNumber.objects.filter(user=bob).exists()
     pending.refresh_from_db()

@@ -8,8 +8,18 @@ import pytest
 from django.utils.translation import override
 
 from verification import errors, exceptions
-from verification.errors import ERRORS, NEW_CODE, RETRY, VERIFY_CURRENT_NUMBER, WAIT, describe, outcome_for
+from verification.errors import (
+    ERRORS,
+    LOG_IN_AGAIN,
+    NEW_CODE,
+    RETRY,
+    VERIFY_CURRENT_NUMBER,
+    WAIT,
+    describe,
+    outcome_for,
+)
 from verification.exceptions import (
+    LoginAgainRequired,
     NumberChangeNotAllowed,
     NumberRefused,
     ProviderThrottled,
@@ -62,7 +72,7 @@ def test_every_row_gives_a_message_a_status_and_a_next_step(klass: type[Verifica
         assert str(describe(exc)).strip()
     assert outcome is ERRORS[klass.code]
     assert outcome.status in {400, 403, 429, 503}
-    assert outcome.next_step in {RETRY, WAIT, NEW_CODE, VERIFY_CURRENT_NUMBER}
+    assert outcome.next_step in {RETRY, WAIT, NEW_CODE, VERIFY_CURRENT_NUMBER, LOG_IN_AGAIN}
 
 
 def test_messages_carry_what_the_exception_knows() -> None:
@@ -74,6 +84,7 @@ def test_messages_carry_what_the_exception_knows() -> None:
         assert "this destination" in str(describe(SendLimitExceeded(retry_after=20, scope="region")))
         assert "too long ago" in str(describe(NumberChangeNotAllowed(reason=NumberChangeNotAllowed.STALE)))
         assert "first verify" in str(describe(NumberChangeNotAllowed(reason=NumberChangeNotAllowed.UNVERIFIED)))
+        assert "log in again" in str(describe(LoginAgainRequired()))
         assert "in 45 seconds" in str(describe(ProviderThrottled(retry_after=45)))
         assert "a few minutes" in str(describe(ProviderThrottled()))
 

@@ -316,6 +316,51 @@ def test_a_verified_session_is_honoured_by_every_worker(stack: Stack, verified_u
     assert len(workers) == WORKERS
 
 
+def test_a_number_change_logs_the_users_other_sessions_out_on_every_worker(stack: Stack) -> None:
+    """Revocation across processes: the other session's row and its cached copy are gone for every worker."""
+    username, password = f"user-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    create_users({username: password}, settings=SETTINGS, env=stack.env)
+    phone = Browser(stack.enforcing.url, client_ip="203.0.113.7")
+    phone.log_in(username, password)
+    other = Browser(stack.enforcing.url, client_ip="203.0.113.8")
+    other.log_in(username, password)
+
+    def pages(user: Browser) -> list[Response]:
+        headers = user.headers()
+        return run_concurrently(
+            80,
+            lambda _: request(stack.enforcing.url, "GET", PROTECTED_PATH, headers=headers, timeout=REQUEST_TIMEOUT),
+            threads=8,
+        )
+
+    def targets(responses: list[Response]) -> set[str]:
+        return {
+            urlsplit(response.location).path if response.status == 302 else str(response.status)
+            for response in responses
+        }
+
+    # Logged in on every worker (sent to verify, not to log in), before the change.
+    before = pages(other)
+    assert targets(before) == {PHONE_PATH}
+    assert len({response.header(WORKER_HEADER) for response in before}) == WORKERS
+
+    verify(stack, phone, "+447911120707")
+    response = phone.post_form(
+        f"{PHONE_PATH}?other=1&next={PROTECTED_PATH}", {"number": "+447911120708", "next": PROTECTED_PATH}, SEND_PATH
+    )
+    assert response.status == 302, response.text[:2000]
+    response = phone.post_form(response.location, {"code": stack.latest_code("+447911120708"), "next": PROTECTED_PATH})
+    assert response.status == 302, response.text[:2000]
+    assert response.location == PROTECTED_PATH
+
+    after = pages(other)
+    assert targets(after) == {"/login/"}, [(r.status, r.location) for r in after[:5]]
+    assert len({response.header(WORKER_HEADER) for response in after}) == WORKERS
+    # The session that made the change goes on, on every worker.
+    kept = pages(phone)
+    assert [response.status for response in kept] == [200] * len(kept)
+
+
 @dataclass
 class LoadResult:
     """One server's share of the load run, summed over its rounds."""

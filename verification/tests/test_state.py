@@ -110,7 +110,7 @@ def test_without_a_stored_hash_the_users_own_hash_is_the_reference() -> None:
         {},
         {"user": "7", "hash": "x", "number": NUMBER},
         {"user": "7", "hash": "x", "number": NUMBER, "at": "yesterday"},
-        {"user": "7", "hash": "", "number": NUMBER, "at": T0},
+        {"user": "7", "hash": "", "number": NUMBER, "at": T0, "reg": 1},
     ],
 )
 def test_damaged_state_counts_as_none(raw: Any) -> None:
