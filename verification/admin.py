@@ -52,6 +52,16 @@ class VerifiedNumberAdmin(ReadOnlyAdmin):
     fields = readonly_fields
     actions = ["reset_numbers"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A number goes only through the reset action (`reset_number`: own account refused, a fresh
+        # verification needed, the user's sessions ended, recorded): deleting its row would skip all that.
+        return obj is None and super().has_delete_permission(request)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.display(description=_("number"))
     def masked_number(self, obj: VerifiedNumber) -> str:
         return obj.masked

@@ -96,3 +96,22 @@ def test_the_reset_action_forgets_the_number_and_cancels_pending_codes(admin_cli
     assert pending.status == Challenge.Status.CANCELLED
     with pytest.raises(NoPendingVerification):
         flow.check_code(alice, code)
+
+
+def test_a_number_cannot_be_deleted_around_the_reset_action(admin_client, records):
+    """Deleting the row would remove a second factor without the reset's checks, record and revocation."""
+    alice, _bob = records
+    verified = VerifiedNumber.objects.get(user=alice)
+    verify_client(admin_client, "+447400555666")
+
+    assert admin_client.get(reverse("admin:verification_verifiednumber_delete", args=[verified.pk])).status_code == 403
+    admin_client.post(reverse("admin:verification_verifiednumber_delete", args=[verified.pk]), {"post": "yes"})
+    changelist = admin_client.get(reverse("admin:verification_verifiednumber_changelist"))
+    admin_client.post(
+        reverse("admin:verification_verifiednumber_changelist"),
+        {"action": "delete_selected", "_selected_action": [verified.pk], "post": "yes"},
+    )
+
+    assert VerifiedNumber.objects.filter(pk=verified.pk).exists()
+    assert "delete_selected" not in changelist.content.decode()
+    assert "reset_numbers" in changelist.content.decode()
