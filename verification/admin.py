@@ -42,7 +42,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(VerifiedNumber)
 class VerifiedNumberAdmin(ReadOnlyAdmin):
-    """Each user's verified number, masked; the reset action makes users verify a number again."""
+    """Each user's verified number, masked; only the reset action removes one (no delete view or action)."""
 
     list_display = ["user", "masked_number", "verified_at"]
     list_select_related = ["user"]
