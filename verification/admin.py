@@ -55,18 +55,19 @@ class VerifiedNumberAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A number goes only through the reset action (`reset_number`: own account refused, a fresh
         # verification needed, the user's sessions ended, recorded): deleting its row would skip all that.
-        return obj is None and super().has_delete_permission(request)
+        # Without this permission Django offers neither the delete page nor "Delete selected".
+        return False
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    def has_reset_permission(self, request: HttpRequest) -> bool:
+        """Whether `request.user` may run the reset action: the model's delete permission."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
 
     @admin.display(description=_("number"))
     def masked_number(self, obj: VerifiedNumber) -> str:
         return obj.masked
 
-    @admin.action(description=_("Reset the phone number of the selected users"), permissions=["delete"])
+    @admin.action(description=_("Reset the phone number of the selected users"), permissions=["reset"])
     def reset_numbers(self, request: HttpRequest, queryset: QuerySet[VerifiedNumber]) -> HttpResponse | None:
         """Reset the selected users' numbers (`verification.flow.reset_number`): each must enrol a number again.
 

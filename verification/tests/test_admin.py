@@ -115,3 +115,17 @@ def test_a_number_cannot_be_deleted_around_the_reset_action(admin_client, record
     assert VerifiedNumber.objects.filter(pk=verified.pk).exists()
     assert "delete_selected" not in changelist.content.decode()
     assert "reset_numbers" in changelist.content.decode()
+
+
+def test_only_staff_with_the_delete_permission_may_reset(client, records):
+    from django.contrib.auth.models import Permission
+
+    staff = get_user_model().objects.create_user("carol", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_verifiednumber"))
+    client.force_login(staff)
+    verify_client(client, "+447400555777")
+    changelist = reverse("admin:verification_verifiednumber_changelist")
+
+    assert "reset_numbers" not in client.get(changelist).content.decode()
+    staff.user_permissions.add(Permission.objects.get(codename="delete_verifiednumber"))
+    assert "reset_numbers" in client.get(changelist).content.decode()
