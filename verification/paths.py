@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
@@ -36,10 +36,14 @@ __all__ = [
     "PathSpellings",
     "URLSet",
     "add_query",
+    "app_qualified_name",
+    "enclosing_namespaces",
     "has_other_spellings",
+    "is_named",
     "login_url",
     "path_spellings",
     "resolve_site_path",
+    "served_prefix",
     "site_path",
     "with_next",
 ]
@@ -79,6 +83,39 @@ class URLSet:
         if url_name not in self._app_url_names or not match.app_names:
             return False
         return f"{match.app_names[-1]}:{url_name}" in self.app_view_names
+
+
+def served_prefix(url: str | None) -> str | None:
+    """Return the path prefix a setting such as STATIC_URL serves on this site; None if off-site or the whole site."""
+    if not url:
+        return None
+    parts = urlsplit(str(url))
+    if parts.scheme or parts.netloc:
+        return None
+    path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    if not path.endswith("/"):
+        path += "/"
+    return path if path != "/" else None
+
+
+def app_qualified_name(match: ResolverMatch) -> str:
+    """Return the resolved view's URL name after its application namespaces ("shop:cart" in any instance)."""
+    return ":".join([*match.app_names, match.url_name or ""])
+
+
+def is_named(names: Container[str], match: ResolverMatch) -> bool:
+    """Tell whether `names` holds the resolved view's name, as resolved ("archive:cart") or app-qualified.
+
+    The app-qualified name names the view in every instance of its app, whatever the instance namespace.
+    """
+    return match.view_name in names or (bool(match.url_name) and app_qualified_name(match) in names)
+
+
+def enclosing_namespaces(match: ResolverMatch) -> Iterator[str]:
+    """Yield every namespace enclosing the view: "admin", then "admin:auth"; instance and app namespaces."""
+    for spaces in (match.namespaces, match.app_names):
+        for depth in range(1, len(spaces) + 1):
+            yield ":".join(spaces[:depth])
 
 
 #: Never enforced, whatever the rules say, so a redirect loop is impossible: logging out must always be

@@ -10,16 +10,11 @@ Rule syntax (VERIFICATION_REQUIRED_URLS and VERIFICATION_EXEMPT_URLS):
 
 When several protections match, the strictest `max_age` applies. An exemption wins over every protection.
 
-Always exempt, whatever the rules say (so a redirect loop is impossible, even with `r"^/"`): the views
-of `verification.paths.NEVER_ENFORCED` (the verification app's own views, every URL named "logout",
-the admin's login of every AdminSite), the LOGIN_URL view, STATIC_URL and MEDIA_URL, and views marked
-with `verification_not_required`.
-
-Exempt unless a URL-name rule names them: views marked with Django's `login_not_required` (Django's
-LoginView and password-reset views, a site's sign-up page). They are pages for anonymous users, and
-a verification needs a login first, so a path or namespace rule that happens to cover them (`r"^/"`,
-"accounts:*") must not lock anonymous users out of them; a name rule ("password_reset", or the
-app-qualified name, matched as the name rules are) says that page is meant, and wins (check I001).
+Always exempt (so a redirect loop is impossible, even with `r"^/"`): `verification.paths.NEVER_ENFORCED`
+(the flow's views, every URL named "logout", the admin's login), the LOGIN_URL view, STATIC_URL and
+MEDIA_URL, and views marked `verification_not_required`. Views marked with Django's `login_not_required`
+(its LoginView and password-reset views, a sign-up page) are pages for anonymous users: only a URL-name
+rule naming them protects them (check I001), never a path or namespace rule that happens to cover them.
 
 Spellings: a path rule protects a path if it matches any spelling of it that Django might still route
 to a view (`verification.paths.path_spellings`), each also with a trailing slash added. A path
@@ -27,19 +22,17 @@ exemption applies only if it matches every one of those spellings (but the added
 never to a path whose decoding does not settle. Name rules use the resolved view
 (`request.resolver_match`), so no spelling gets around them.
 
-Speed: rules are compiled when VerificationRequiredMiddleware is created (so a worker pays before it
-serves) and again on first use after a settings change (`setting_changed`), never per request.
-Names and namespaces are set lookups; regular expressions are indexed by the literal folder they must
-start with, read from their text ("/shop/" for `^/shop/\\d+/`), and combined into a few alternations
-per folder (`verification._path_index`), so a request tries only the rules that could match its path,
-however many rules there are. A plain prefix ("^/account/") is matched with `str.startswith`.
+Speed: rules are compiled when the middleware is created and on first use after a settings change,
+never per request. Names and namespaces are set lookups; regular expressions are indexed by the literal
+folder they must start with (`verification._path_index`), so a request tries only the rules that could
+match its path, however many there are; a plain prefix ("^/account/") is a `str.startswith`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -52,7 +45,17 @@ from django.dispatch import receiver
 from verification._path_index import PathIndex, max_age_order
 from verification.conf import conf
 from verification.exceptions import InvalidRule
-from verification.paths import NEVER_ENFORCED, has_other_spellings, login_url, path_spellings, resolve_site_path
+from verification.paths import (
+    NEVER_ENFORCED,
+    app_qualified_name,
+    enclosing_namespaces,
+    has_other_spellings,
+    is_named,
+    login_url,
+    path_spellings,
+    resolve_site_path,
+    served_prefix,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -112,8 +115,8 @@ class Rule:
     def covers_view(self, match: ResolverMatch) -> bool:
         """Tell whether this name or namespace rule covers the resolved view `match` (a path rule never does)."""
         if self.kind == "name":
-            return _is_named((self.value,), match)
-        return self.kind == "namespace" and self.value in _namespace_paths(match)
+            return is_named((self.value,), match)
+        return self.kind == "namespace" and self.value in enclosing_namespaces(match)
 
 
 @dataclass(frozen=True)
@@ -177,19 +180,6 @@ def parse_rules(entries: object, setting: str) -> list[Rule]:
     return rules
 
 
-def _url_prefix(url: str | None) -> str | None:
-    """Return the path of STATIC_URL or MEDIA_URL to exempt, or None when it is off-site or the whole site."""
-    if not url:
-        return None
-    parts = urlsplit(str(url))
-    if parts.scheme or parts.netloc:
-        return None
-    path = parts.path if parts.path.startswith("/") else "/" + parts.path
-    if not path.endswith("/"):
-        path += "/"
-    return path if path != "/" else None
-
-
 class CompiledRules:
     """VERIFICATION_REQUIRED_URLS and VERIFICATION_EXEMPT_URLS compiled for fast per-request decisions."""
 
@@ -225,7 +215,7 @@ class CompiledRules:
         login_match = resolve_site_path(login) if login else None
         self.login_view_name = login_match.view_name if login_match is not None else None
         self.exempt_prefixes = tuple(
-            prefix for prefix in (_url_prefix(settings.STATIC_URL), _url_prefix(settings.MEDIA_URL)) if prefix
+            prefix for prefix in (served_prefix(settings.STATIC_URL), served_prefix(settings.MEDIA_URL)) if prefix
         )
 
     # The per-request part: keep it cheap, and never touch request.user or the session.
@@ -276,11 +266,11 @@ class CompiledRules:
         """Return the strictest of `best` and the rules on the view's app-qualified name and namespaces."""
         if self.required_names and match.app_names != match.namespaces and match.url_name:
             # A rule on "shop:cart" covers every instance of the shop app, whatever its namespace.
-            found = self.required_names.get(":".join([*match.app_names, match.url_name]))
+            found = self.required_names.get(app_qualified_name(match))
             if found is not None and (best is None or found < best):
                 best = found
         if self.required_namespaces and match.namespaces:
-            for spaces in _namespace_paths(match):
+            for spaces in enclosing_namespaces(match):
                 found = self.required_namespaces.get(spaces)
                 if found is not None and (best is None or found < best):
                     best = found
@@ -295,12 +285,14 @@ class CompiledRules:
                 return True
             if self.login_view_name is not None and match.view_name == self.login_view_name:
                 return True
-            if self.exempt_names and _is_named(self.exempt_names, match):
+            if self.exempt_names and is_named(self.exempt_names, match):
                 return True
-            if self.exempt_namespaces and any(spaces in self.exempt_namespaces for spaces in _namespace_paths(match)):
+            if self.exempt_namespaces and any(
+                spaces in self.exempt_namespaces for spaces in enclosing_namespaces(match)
+            ):
                 return True
         if not getattr(view_func, LOGIN_REQUIRED_ATTRIBUTE, True) and (
-            match is None or not _is_named(self.required_names, match)
+            match is None or not is_named(self.required_names, match)
         ):
             # A page for anonymous users (Django's password reset, a sign-up page): a verification needs a
             # login first, so a rule that merely covers it would lock them out; a name rule means it.
@@ -319,26 +311,6 @@ class CompiledRules:
             spellings, settled = path_spellings(request.path_info)
             return settled and all(self.exempt_paths.match(spelling) is not None for spelling in spellings)
         return False
-
-
-def _is_named(names: Container[str], match: ResolverMatch) -> bool:
-    """Tell whether `names` holds the resolved view's name, as resolved ("shop:cart") or app-qualified.
-
-    The app-qualified name (the application namespaces, then the URL name) names the view in every
-    instance of its app, whatever the instance namespace.
-    """
-    if match.view_name in names:
-        return True
-    if not match.url_name:
-        return False
-    return ":".join([*match.app_names, match.url_name]) in names
-
-
-def _namespace_paths(match: ResolverMatch) -> Iterable[str]:
-    """Yield every namespace enclosing the view: "admin", then "admin:auth"; instance and app namespaces."""
-    for spaces in (match.namespaces, match.app_names):
-        for depth in range(1, len(spaces) + 1):
-            yield ":".join(spaces[:depth])
 
 
 def compile_rules() -> CompiledRules:

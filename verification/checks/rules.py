@@ -33,7 +33,14 @@ from verification._path_index import compile_pattern, literal_prefix
 from verification.checks.middleware import MIDDLEWARE_PATH, index_of
 from verification.conf import conf
 from verification.exceptions import InvalidRule
-from verification.paths import NEVER_ENFORCED, VERIFICATION_NAMESPACE, login_url, resolve_site_path, site_path
+from verification.paths import (
+    NEVER_ENFORCED,
+    VERIFICATION_NAMESPACE,
+    app_qualified_name,
+    login_url,
+    resolve_site_path,
+    site_path,
+)
 from verification.rules import LOGIN_REQUIRED_ATTRIBUTE, VIEW_ATTRIBUTE, Rule, parse_rule
 
 __all__ = ["check_rules"]
@@ -79,7 +86,7 @@ def _read_urlconf() -> _URLconfContents | None:
                 contents.names.update(f"{prefix}:{pattern.name}" if prefix else pattern.name for prefix in prefixes)
                 view = ResolverMatch(pattern.callback, (), {}, pattern.name, list(apps), list(instances))
                 contents.views.append(view)
-                for name in {view.view_name, ":".join([*view.app_names, pattern.name])}:
+                for name in {view.view_name, app_qualified_name(view)}:
                     contents.views_by_name.setdefault(name, []).append(view)
 
     if not hasattr(settings, "ROOT_URLCONF"):
