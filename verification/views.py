@@ -9,16 +9,13 @@ user came for, through `django.contrib.messages` when the site has it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -26,9 +23,17 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
-from verification import channels, flow, network, notices, sessions, state
-from verification.conf import conf
-from verification.errors import RETRY, WAIT, describe, outcome_for, wait_text
+from verification import flow, network, notices, sessions, state
+from verification._pages import (
+    OTHER_NUMBER_FIELD,
+    USE_SAVED_FIELD,
+    enrolment_refusal,
+    render_confirm,
+    render_phone,
+    session_facts,
+    then_change,
+)
+from verification.errors import RETRY, WAIT, describe, outcome_for
 from verification.exceptions import (
     LoginAgainRequired,
     NoPendingVerification,
@@ -36,19 +41,12 @@ from verification.exceptions import (
     SendLimitExceeded,
     VerificationError,
 )
-from verification.forms import CodeForm, PhoneForm, channel_field
-from verification.models import Challenge, VerifiedNumber
+from verification.forms import CodeForm, PhoneForm
 from verification.paths import REDIRECT_FIELD_NAME, with_next
-from verification.redirects import default_redirect_url, is_safe_next, safe_next_url
+from verification.redirects import is_safe_next, safe_next_url
 from verification.throttling import SCOPE_COOLDOWN
 
 __all__ = ["cancel", "confirm", "phone", "resend", "send"]
-
-#: Posted by the one-click button that sends a code to the number already on file.
-USE_SAVED_FIELD = "use_saved_number"
-#: ?other=1 asks for the number form even when a verified number is on file (shown only when a change is
-#: allowed). Posted with USE_SAVED_FIELD, it means "verify the number on file, then come back to change it".
-OTHER_NUMBER_FIELD = "other"
 
 
 def verification_view(*methods: Callable[..., Any]) -> Callable[[Callable[..., HttpResponse]], Any]:
@@ -70,7 +68,7 @@ def phone(request: HttpRequest) -> HttpResponse:
     """Show the number on file (one click sends a code to it) or the form for a number."""
     next_url = _next(request)
     form = PhoneForm(initial={"next": next_url}, channels=flow.available_channels())
-    return _render_phone(request, form, next_url)
+    return render_phone(request, form, next_url)
 
 
 @verification_view(require_POST)
@@ -98,19 +96,13 @@ def send(request: HttpRequest) -> HttpResponse:
         if request.POST.get(OTHER_NUMBER_FIELD):
             after[OTHER_NUMBER_FIELD] = "1"
     else:
-        saved = flow.verified_number(user)  # type: ignore[arg-type]
-        if _enrolment_refusal(request, saved) is not None:
-            # The phone page says why, instead of its form.
-            return _render_phone(
-                request, PhoneForm(initial={"next": next_url}, channels=channels), next_url, status=403
-            )
         form = PhoneForm(request.POST, channels=channels)
         if not form.is_valid():
-            refusal = flow.number_change_refusal(saved, verification)
+            refusal = flow.number_change_refusal(flow.verified_number(user), verification)  # type: ignore[arg-type]
             if refusal is not None:
                 # Whatever was typed, no other number may be used now: say so rather than fix the typo.
                 return _change_refused(request, next_url, refusal)
-            return _render_phone(request, form, next_url, status=400)
+            return render_phone(request, form, next_url, status=400)
         number = form.cleaned_data["number"]
         channel = form.cleaned_data.get("channel") or channels[0]
     try:
@@ -121,6 +113,7 @@ def send(request: HttpRequest) -> HttpResponse:
             ip=network.client_ip(request.META),
             locale=get_language(),
             verification=verification,
+            **session_facts(request),
         )
     except NumberChangeNotAllowed as exc:
         return _change_refused(request, next_url, exc)
@@ -156,10 +149,10 @@ def confirm(request: HttpRequest) -> HttpResponse:
     verification = state.get_state(request)
     challenge = flow.pending_challenge(user)  # type: ignore[arg-type]
     saved = flow.verified_number(user)  # type: ignore[arg-type]
-    if challenge is not None and _enrolment_refusal(request, saved) is not None:
-        # The phone page says why; the code stays for a session that may confirm it.
-        return _redirect("verification:phone", next_url)
     if request.method != "POST":
+        if challenge is not None and enrolment_refusal(request, saved) is not None:
+            # The phone page says why; the code stays for a session that may confirm it.
+            return _redirect("verification:phone", next_url)
         if challenge is None:
             notices.add(request, notices.INFO, _("No code is waiting to be confirmed. Ask for a new code."))
             return _redirect("verification:phone", next_url)
@@ -168,16 +161,24 @@ def confirm(request: HttpRequest) -> HttpResponse:
             # Checked again (and the code cancelled) on POST; a GET changes nothing.
             notices.add(request, notices.ERROR, describe(refusal))
             return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
-        return _render_confirm(request, CodeForm(initial={"next": next_url}), challenge, next_url)
+        return render_confirm(request, CodeForm(initial={"next": next_url}), challenge, next_url)
 
     form = CodeForm(request.POST)
     if not form.is_valid():
         if challenge is None:
             notices.add(request, notices.WARNING, describe(NoPendingVerification()))
             return _redirect("verification:phone", next_url)
-        return _render_confirm(request, form, challenge, next_url, status=400)
+        return render_confirm(request, form, challenge, next_url, status=400)
     try:
-        verified = flow.check_code(user, form.cleaned_data["code"], verification=verification)  # type: ignore[arg-type]
+        verified = flow.check_code(
+            user,  # type: ignore[arg-type]
+            form.cleaned_data["code"],
+            verification=verification,
+            **session_facts(request),
+        )
+    except LoginAgainRequired:
+        # The phone page says why; the code stays for a session that may confirm it.
+        return _redirect("verification:phone", next_url)
     except NumberChangeNotAllowed as exc:
         notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
@@ -190,14 +191,14 @@ def confirm(request: HttpRequest) -> HttpResponse:
             notices.add(request, notices.ERROR, describe(exc))
             return _redirect("verification:phone", next_url)
         form.add_error("code", describe(exc))
-        return _render_confirm(request, form, challenge, next_url, status=outcome.status)
+        return render_confirm(request, form, challenge, next_url, status=outcome.status)
     if saved is not None and saved.number != verified.number:
         # The old number no longer proves anything: whoever holds another session of the user (the phone
         # that was lost, say) is logged out. Before the key changes, so this session is the one kept.
         sessions.end_sessions(user, keep=request.session.session_key)
     state.mark_session_verified(request, verified.number)
     verified_text = _("Thank you: your phone number %(number)s is verified.") % {"number": verified.masked}
-    if _then_change(request):
+    if then_change(request):
         notices.add(request, notices.SUCCESS, verified_text)
         notices.add(request, notices.INFO, _("Now enter your new phone number."))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
@@ -211,16 +212,17 @@ def resend(request: HttpRequest) -> HttpResponse:
     """Cancel the current code and send a new one to the same number, once the cooldown is over."""
     user = request.user
     next_url = _next(request)
-    after = {OTHER_NUMBER_FIELD: "1"} if _then_change(request) else {}
-    if _enrolment_refusal(request, flow.verified_number(user)) is not None:  # type: ignore[arg-type]
-        return _redirect("verification:phone", next_url)
+    after = {OTHER_NUMBER_FIELD: "1"} if then_change(request) else {}
     try:
         challenge = flow.resend_code(
             user,  # type: ignore[arg-type]
             ip=network.client_ip(request.META),
             locale=get_language(),
             verification=state.get_state(request),
+            **session_facts(request),
         )
+    except LoginAgainRequired:
+        return _redirect("verification:phone", next_url)
     except NumberChangeNotAllowed as exc:
         notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"})
@@ -251,23 +253,6 @@ def _next(request: HttpRequest) -> str:
     return value if is_safe_next(value, request) else ""
 
 
-def _then_change(request: HttpRequest) -> bool:
-    """Tell whether the user verifies the number on file in order to change it (OTHER_NUMBER_FIELD carried)."""
-    source = request.POST if request.method == "POST" else request.GET
-    return bool(source.get(OTHER_NUMBER_FIELD))
-
-
-def _enrolment_refusal(request: HttpRequest, saved: VerifiedNumber | None) -> LoginAgainRequired | None:
-    """Return why this session may not enrol a first number, when there is none on file (`saved`); else None."""
-    if saved is not None:
-        return None
-    return flow.enrolment_refusal(
-        request.user,  # type: ignore[arg-type]
-        logged_in_at=sessions.logged_in_at(request),
-        registered=sessions.is_registered(request),
-    )
-
-
 def _redirect(url_name: str, next_url: str, **params: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(with_next(reverse(url_name), next_url, **params))
 
@@ -277,80 +262,10 @@ def _send_failed(request: HttpRequest, form: PhoneForm | None, next_url: str, ex
         notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url)
     form.add_error("number", describe(exc))
-    return _render_phone(request, form, next_url, status=outcome_for(exc).status)
+    return render_phone(request, form, next_url, status=outcome_for(exc).status)
 
 
 def _change_refused(request: HttpRequest, next_url: str, exc: NumberChangeNotAllowed) -> HttpResponse:
     notices.add(request, notices.ERROR, describe(exc))
     form = PhoneForm(initial={"next": next_url}, channels=flow.available_channels())
-    return _render_phone(request, form, next_url, status=outcome_for(exc).status, change_requested=True)
-
-
-def _render_phone(
-    request: HttpRequest, form: PhoneForm, next_url: str, *, status: int = 200, change_requested: bool = False
-) -> HttpResponse:
-    user = request.user
-    saved = flow.verified_number(user)  # type: ignore[arg-type]
-    verification = state.get_state(request)
-    refusal = flow.number_change_refusal(saved, verification)
-    enrolment_refusal = _enrolment_refusal(request, saved)
-    change_requested = change_requested or form.is_bound or bool(request.GET.get(OTHER_NUMBER_FIELD))
-    # The number form only for a first enrolment this session may make, or a change it has earned.
-    show_form = (saved is None and enrolment_refusal is None) or (refusal is None and change_requested)
-    pending = flow.pending_challenge(user)  # type: ignore[arg-type]
-    if enrolment_refusal is not None or (
-        pending is not None and flow.number_refusal(saved, pending.number, verification) is not None
-    ):
-        # Its code cannot be confirmed in this session: do not lead the user to it.
-        pending = None
-    channels = flow.available_channels()
-    context = {
-        "form": form,
-        "next": next_url,
-        "saved_number": None if show_form else saved,
-        # No number on file, and this session may not enrol one: the page says so instead of its form.
-        "enrolment_refused": describe(enrolment_refusal) if enrolment_refusal is not None else "",
-        "changing": saved is not None and change_requested,
-        "may_change": refusal is None,
-        # Asked for another number without the right: the page offers to verify the number on file first.
-        "change_blocked": refusal is not None and change_requested,
-        # Verified, but too long ago to change the number: offer the same, next to the usual one-click send.
-        "offer_verify_first": refusal is not None and refusal.reason == NumberChangeNotAllowed.STALE,
-        "channel_choices": channel_field(channels).choices if len(channels) > 1 else [],
-        "pending": pending,
-        "other_url": _redirect("verification:phone", next_url, **{OTHER_NUMBER_FIELD: "1"}).url,
-        "home_url": default_redirect_url(),
-        "use_saved_field": USE_SAVED_FIELD,
-        "other_number_field": OTHER_NUMBER_FIELD,
-    }
-    return _render(request, "verification/phone.html", context, status)
-
-
-def _render_confirm(
-    request: HttpRequest, form: CodeForm, challenge: Challenge, next_url: str, *, status: int = 200
-) -> HttpResponse:
-    resend_wait = flow.resend_available_in(challenge)
-    expires_in = max(1, math.ceil((challenge.expires_at - timezone.now()).total_seconds()))
-    saved = flow.verified_number(request.user)  # type: ignore[arg-type]
-    context = {
-        "form": form,
-        "next": next_url,
-        "challenge": challenge,
-        "channel_noun": channels.noun(challenge.channel),
-        "expires_in": wait_text(expires_in),
-        "resend_wait": wait_text(resend_wait) if resend_wait else "",
-        "attempts_left": max(0, conf.MAX_ATTEMPTS - challenge.attempts) if challenge.attempts else None,
-        "other_number_field": OTHER_NUMBER_FIELD,
-        # "Use another number" only where another number could be used now.
-        "may_use_other": flow.number_change_refusal(saved, state.get_state(request)) is None,
-        "then_change": _then_change(request),
-    }
-    return _render(request, "verification/confirm.html", context, status)
-
-
-def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int) -> HttpResponse:
-    """Render a flow page in the configured layout, with the notices waiting for this session."""
-    context["verification_base_template"] = conf.BASE_TEMPLATE
-    context["brand"] = conf.BRAND
-    context["notices"] = notices.pop(request)
-    return render(request, template, context, status=status)
+    return render_phone(request, form, next_url, status=outcome_for(exc).status, change_requested=True)

@@ -13,7 +13,9 @@ verification (`verification.state.get_state`) as `verification`; leaving it out 
 
 With no number on file, a first number is enrolled only in a session that logged in after the user's
 last staff reset (`reset_number`), and, for staff with VERIFICATION_STAFF_ENROLMENT_LOGIN_MAX_AGE set,
-soon after logging in (`enrolment_refusal`): the views ask it, since only they know the session.
+soon after logging in (`enrolment_refusal`). The callers pass what they know of the session,
+`logged_in_at` and `registered` (`verification.sessions`); leaving them out counts as unknown, which
+refuses a first number after a reset.
 """
 
 from verification._compat import moved

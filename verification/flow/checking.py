@@ -31,7 +31,13 @@ from verification.flow._challenges import (
     logger,
     set_status,
 )
-from verification.flow.queries import is_well_formed_code, number_refusal, pending_challenge, verified_number
+from verification.flow.queries import (
+    enrolment_refusal,
+    is_well_formed_code,
+    number_refusal,
+    pending_challenge,
+    verified_number,
+)
 from verification.models import Challenge, VerifiedNumber
 
 if TYPE_CHECKING:
@@ -40,7 +46,14 @@ if TYPE_CHECKING:
 __all__ = ["check_code"]
 
 
-def check_code(user: AbstractBaseUser, code: str, *, verification: state.VerifiedState | None = None) -> Challenge:
+def check_code(
+    user: AbstractBaseUser,
+    code: str,
+    *,
+    verification: state.VerifiedState | None = None,
+    logged_in_at: int | None = None,
+    registered: bool = False,
+) -> Challenge:
     """Check `code` against the user's pending challenge; on success, save the number and return the challenge.
 
     The attempt is reserved in the database before the backend is asked, so at most
@@ -49,11 +62,13 @@ def check_code(user: AbstractBaseUser, code: str, *, verification: state.Verifie
     code), CodeExpired / NoPendingVerification, or the backend's other errors. A challenge to a number
     other than the one on file is confirmed only while `verification` (the session's) allows the change:
     else it is cancelled, without using an attempt, and NumberChangeNotAllowed is raised. When it
-    replaces the number on file, `number_changed` is sent after `verified`.
+    replaces the number on file, `number_changed` is sent after `verified`. A first number (none on file)
+    is confirmed only when `logged_in_at` and `registered` (the session's) allow an enrolment: else
+    LoginAgainRequired, without using an attempt; the code stays for a session that may confirm it.
     """
     now = timezone.now()
     challenge = _live_challenge(user, now)
-    _refuse_unconfirmable(user, challenge, verification)
+    _refuse_unconfirmable(user, challenge, verification, logged_in_at=logged_in_at, registered=registered)
     if not is_well_formed_code(code):
         # Cannot be right: no backend call, no attempt used.
         raise InvalidCode("malformed")
@@ -77,10 +92,19 @@ def _live_challenge(user: AbstractBaseUser, now: datetime) -> Challenge:
 
 
 def _refuse_unconfirmable(
-    user: AbstractBaseUser, challenge: Challenge, verification: state.VerifiedState | None
+    user: AbstractBaseUser,
+    challenge: Challenge,
+    verification: state.VerifiedState | None,
+    *,
+    logged_in_at: int | None,
+    registered: bool,
 ) -> None:
-    """Raise NumberChangeNotAllowed, ending the challenge, if this session may not confirm its number."""
+    """Raise NumberChangeNotAllowed (ending the challenge) or LoginAgainRequired if this session may not confirm it."""
     current = verified_number(user)
+    if current is None:
+        refused = enrolment_refusal(user, logged_in_at=logged_in_at, registered=registered)
+        if refused is not None:
+            raise refused
     refusal = number_refusal(current, challenge.number, verification)
     if refusal is None:
         return

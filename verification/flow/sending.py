@@ -29,7 +29,7 @@ from verification.flow._challenges import (
     logger,
     set_status,
 )
-from verification.flow.queries import available_channels, number_refusal, verified_number
+from verification.flow.queries import available_channels, enrolment_refusal, number_refusal, verified_number
 from verification.models import Challenge
 from verification.phone import mask_number, parse_number
 
@@ -47,12 +47,16 @@ def start_verification(
     ip: str | None = None,
     locale: str | None = None,
     verification: state.VerifiedState | None = None,
+    logged_in_at: int | None = None,
+    registered: bool = False,
 ) -> Challenge:
     """Send a new code to `number` for `user` and return the pending challenge.
 
     The number is normalised (NumberRefused if it cannot take a code); a number other than the one
     on file is refused (NumberChangeNotAllowed) unless `verification`, the session's, allows the
-    change; nothing is sent then and no budget is spent. The send budgets and the
+    change; nothing is sent then and no budget is spent. With no number on file, `logged_in_at` and
+    `registered` (the session's, `verification.sessions`) must allow a first enrolment
+    (`enrolment_refusal`, LoginAgainRequired; left out, they count as unknown). The send budgets and the
     resend cooldown are checked under lock (SendLimitExceeded, with `retry_after`); the user's
     open challenges are cancelled, at the backend too; then the backend is asked to send. Backend
     failures are re-raised as VerificationError subclasses; the attempt still counts against the budgets.
@@ -64,6 +68,10 @@ def start_verification(
     if refusal is not None:
         log_refusal("send", user, current, number, refusal)
         raise refusal
+    if current is None:
+        refused = enrolment_refusal(user, logged_in_at=logged_in_at, registered=registered)
+        if refused is not None:
+            raise refused
     backend_path = conf.BACKEND
     backend = backend_at(backend_path)
     challenge = _reserve_send(user, number, channel, ip, backend_path)
@@ -140,17 +148,27 @@ def resend_code(
     ip: str | None = None,
     locale: str | None = None,
     verification: state.VerifiedState | None = None,
+    logged_in_at: int | None = None,
+    registered: bool = False,
 ) -> Challenge:
     """Send a new code to the number of the user's latest challenge (cancelling it), after the cooldown.
 
     Raises NoPendingVerification when the latest challenge was confirmed, cancelled or never sent, and
-    NumberChangeNotAllowed when its number is not the one on file and `verification` no longer allows a change.
+    NumberChangeNotAllowed when its number is not the one on file and `verification` no longer allows a change,
+    LoginAgainRequired as `start_verification` does.
     """
     latest = Challenge.objects.filter(user_id=user.pk).order_by("-created_at", "-pk").first()
     if latest is None or latest.status not in RESENDABLE_STATUSES:
         raise NoPendingVerification("nothing to resend")
     return start_verification(
-        user, latest.number, channel=latest.channel, ip=ip, locale=locale, verification=verification
+        user,
+        latest.number,
+        channel=latest.channel,
+        ip=ip,
+        locale=locale,
+        verification=verification,
+        logged_in_at=logged_in_at,
+        registered=registered,
     )
 
 

@@ -14,7 +14,6 @@ from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from verification import flow, sessions, signals, views
 from verification.exceptions import LoginAgainRequired
@@ -38,21 +37,6 @@ RESEND = reverse("verification:resend")
 CHANGELIST = reverse("admin:verification_verifiednumber_changelist")
 ACCOUNT = "/account/"
 LOGIN_AGAIN = "To register a phone number, log out and log in again"
-
-
-@pytest.fixture
-def frozen(time_machine):
-    # On a whole second: sessions keep their login and verification times in whole seconds.
-    time_machine.move_to(timezone.now().replace(microsecond=0), tick=False)
-    return time_machine
-
-
-@pytest.fixture
-def owner():
-    """A user whose verified number NUMBER is on file."""
-    user = get_user_model().objects.create_user("alice")
-    VerifiedNumber.objects.create(user=user, number=NUMBER)
-    return user
 
 
 @pytest.fixture
@@ -283,6 +267,23 @@ def test_a_login_in_the_same_second_as_the_reset_counts_as_before_it(owner, froz
     assert refusal.reason == LoginAgainRequired.BEFORE_RESET
     assert flow.enrolment_refusal(owner, logged_in_at=int(at) + 1, registered=True) is None
     assert flow.enrolment_refusal(owner, logged_in_at=int(at) + 1, registered=False) is not None
+
+
+def test_the_flow_itself_refuses_a_first_number_after_a_reset_unless_told_of_a_later_login(owner, frozen):
+    """The rule is the flow's, not only the views': a caller that says nothing of the session is refused."""
+    at = int(flow.reset_number(owner, actor_label="test").at.timestamp())
+
+    with pytest.raises(LoginAgainRequired):
+        flow.start_verification(owner, NEW_NUMBER, ip="203.0.113.9")
+    assert not outbox()
+    flow.start_verification(owner, NEW_NUMBER, ip="203.0.113.9", logged_in_at=at + 1, registered=True)
+    with pytest.raises(LoginAgainRequired):
+        flow.check_code(owner, latest_code(NEW_NUMBER))
+    with pytest.raises(LoginAgainRequired):
+        flow.resend_code(owner, ip="203.0.113.9")
+    # The refusals used no attempt: the right code still works for a session that may enrol.
+    flow.check_code(owner, latest_code(NEW_NUMBER), logged_in_at=at + 1, registered=True)
+    assert VerifiedNumber.objects.get(user=owner).number == NEW_NUMBER
 
 
 # --- staff: trust on first use, from a fresh login ----------------------------------------------------
