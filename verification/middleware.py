@@ -105,9 +105,9 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
 
     def _follow_new_key(self, request: HttpRequest, previous_key: str | None) -> None:
         # Rare (a login, a password change, a verification): only then the user and a write.
-        if not _needs_registering(request):
-            return
-        if request.user.is_authenticated:
+        # Without AuthenticationMiddleware (check E002) there is no user to register the session for.
+        user = getattr(request, "user", None)
+        if _needs_registering(request) and user is not None and user.is_authenticated:
             sessions.register(request, previous_key=previous_key)
 
     async def _afollow_new_key(self, request: HttpRequest, previous_key: str | None) -> None:
