@@ -40,12 +40,6 @@ def user():
 
 
 @pytest.fixture
-def frozen(time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
-
-
-@pytest.fixture
 def received(mocker):
     """Every signal the flow sends, as (name, kwargs) pairs."""
     calls: list[tuple[str, dict]] = []

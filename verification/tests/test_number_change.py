@@ -46,21 +46,6 @@ def _max_age(settings):
 
 
 @pytest.fixture
-def frozen(time_machine):
-    # On a whole second: the session keeps the time of verification in whole seconds.
-    time_machine.move_to(timezone.now().replace(microsecond=0), tick=False)
-    return time_machine
-
-
-@pytest.fixture
-def owner():
-    """A user whose verified number NUMBER is on file."""
-    user = get_user_model().objects.create_user("alice")
-    VerifiedNumber.objects.create(user=user, number=NUMBER)
-    return user
-
-
-@pytest.fixture
 def intruder(owner):
     """A session of the owner's account opened with the password only: never verified."""
     client = Client()

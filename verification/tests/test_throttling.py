@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from verification import flow, network
 from verification.exceptions import SendLimitExceeded
@@ -39,12 +38,6 @@ def test_client_ip(settings, header, meta, expected):
     settings.VERIFICATION_CLIENT_IP_HEADER = header
 
     assert network.client_ip(meta) == expected
-
-
-@pytest.fixture
-def frozen(time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
 
 
 @pytest.fixture

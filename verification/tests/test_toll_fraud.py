@@ -51,12 +51,6 @@ _addresses = (f"198.51.100.{i}" for i in itertools.count(1))
 
 
 @pytest.fixture
-def frozen(time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
-
-
-@pytest.fixture
 def breakers(settings):
     """Per-user, per-number and per-address budgets out of the way: only the circuit breakers can trip."""
     settings.VERIFICATION_SEND_LIMIT = 1000

@@ -9,9 +9,8 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
-from verification import state, views
+from verification import errors, state, views
 from verification.backends.locmem import LocmemVerifyBackend
 from verification.exceptions import (
     CodeExpired,
@@ -51,12 +50,6 @@ def user():
 def alice(client, user):
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def frozen(time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
-    return time_machine
 
 
 def wrong(code: str) -> str:
@@ -560,7 +553,7 @@ def test_code_and_number_are_hidden_from_error_reports(alice):
 
 
 def test_wait_text():
-    assert views.wait_text(1) == "1 second"
-    assert views.wait_text(59) == "59 seconds"
-    assert views.wait_text(60) == "1 minute"
-    assert views.wait_text(61) == "2 minutes"
+    assert errors.wait_text(1) == "1 second"
+    assert errors.wait_text(59) == "59 seconds"
+    assert errors.wait_text(60) == "1 minute"
+    assert errors.wait_text(61) == "2 minutes"
