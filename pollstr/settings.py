@@ -170,12 +170,22 @@ VERIFICATION_ALLOWED_COUNTRIES = env.list("VERIFICATION_ALLOWED_COUNTRIES", defa
 VERIFICATION_CHANNELS = env.list("VERIFICATION_CHANNELS", default=["sms"])
 VERIFICATION_CLIENT_IP_HEADER = env.str("VERIFICATION_CLIENT_IP_HEADER", default=None)
 VERIFICATION_IPV6_PREFIX = env.int("VERIFICATION_IPV6_PREFIX", default=64)
-# Toll-fraud circuit breakers, on by default: "GB=100,*=20" is 100 sends an hour to British numbers
-# and 20 to each other region; an empty value turns the per-region budgets off.
-VERIFICATION_COUNTRY_SEND_LIMITS = _region_limits(env.str("VERIFICATION_COUNTRY_SEND_LIMITS", default="*=30"))
+# Toll-fraud circuit breakers, on by default, sized for a small site whose users are at home in Britain:
+# 60 codes an hour to British numbers (a busy evening's logins, several times over), 5 to each other
+# region (a traveller's, not a pumping run's), 80 for the whole site. Each keeps a fifth for numbers
+# their users already verified, so a pumping run stops new numbers first. An empty value turns the
+# per-region budgets off.
+VERIFICATION_COUNTRY_SEND_LIMITS = _region_limits(env.str("VERIFICATION_COUNTRY_SEND_LIMITS", default="GB=60,*=5"))
 VERIFICATION_COUNTRY_SEND_WINDOW = env.int("VERIFICATION_COUNTRY_SEND_WINDOW", default=3600)
-VERIFICATION_GLOBAL_SEND_LIMIT = env.int("VERIFICATION_GLOBAL_SEND_LIMIT", default=200) or None
+VERIFICATION_GLOBAL_SEND_LIMIT = env.int("VERIFICATION_GLOBAL_SEND_LIMIT", default=80) or None
 VERIFICATION_GLOBAL_SEND_WINDOW = env.int("VERIFICATION_GLOBAL_SEND_WINDOW", default=3600)
+VERIFICATION_BREAKER_RESERVE = env.float("VERIFICATION_BREAKER_RESERVE", default=0.2)
+# One number, one account; what strangers can make a phone receive; when the guessing stops.
+VERIFICATION_NUMBER_SHARING = env.bool("VERIFICATION_NUMBER_SHARING", default=False)
+VERIFICATION_FOREIGN_SEND_LIMIT = env.int("VERIFICATION_FOREIGN_SEND_LIMIT", default=10)
+VERIFICATION_FOREIGN_SEND_WINDOW = env.int("VERIFICATION_FOREIGN_SEND_WINDOW", default=86400)
+VERIFICATION_FAILED_CHALLENGE_LIMIT = env.int("VERIFICATION_FAILED_CHALLENGE_LIMIT", default=10) or None
+VERIFICATION_FAILED_CHALLENGE_WINDOW = env.int("VERIFICATION_FAILED_CHALLENGE_WINDOW", default=86400)
 
 VONAGE_API_KEY = env.str("VONAGE_API_KEY", default="")
 VONAGE_API_SECRET = env.str("VONAGE_API_SECRET", default="")

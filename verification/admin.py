@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from verification import notices, state
 from verification.conf import conf
 from verification.flow import reset_number
-from verification.models import Challenge, VerifiedNumber
+from verification.models import BreakerTrip, Challenge, VerifiedNumber
 from verification.paths import with_next
 
 __all__ = ["ChallengeAdmin", "VerifiedNumberAdmin"]
@@ -120,7 +120,7 @@ class ChallengeAdmin(ReadOnlyAdmin):
         "client_ip",
     ]
     # By destination region: where sends go, and where a toll-fraud circuit breaker tripped.
-    list_filter = ["status", "region", "channel", "backend"]
+    list_filter = ["status", "region", "channel", "withheld", "known_number", "backend"]
     list_select_related = ["user"]
     search_fields = _user_search_fields()
     date_hierarchy = "created_at"
@@ -137,9 +137,21 @@ class ChallengeAdmin(ReadOnlyAdmin):
         "expires_at",
         "client_ip",
         "client_network",
+        "known_number",
+        "withheld",
     )
     fields = readonly_fields
 
     @admin.display(description=_("number"))
     def masked_number(self, obj: Challenge) -> str:
         return obj.masked
+
+
+@admin.register(BreakerTrip)
+class BreakerTripAdmin(ReadOnlyAdmin):
+    """Each circuit breaker's last trip: which, since when, until when it refuses codes."""
+
+    list_display = ["key", "tripped_at", "reopens_at"]
+    ordering = ["-reopens_at"]
+    readonly_fields = ("key", "tripped_at", "reopens_at")
+    fields = readonly_fields

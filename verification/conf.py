@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
 
-from django.conf import settings as django_settings
-
+from verification._setting import TYPE_CHECK_ID, Setting
 from verification.channels import CHANNELS
 from verification.validators import (
-    Validator,
     is_channel_list,
     is_non_empty_string,
     is_positive_number,
@@ -28,67 +26,6 @@ from verification.validators import (
 )
 
 __all__ = ["DEFAULTS", "TYPE_CHECK_ID", "Setting", "VerificationSettings", "conf", "settings_table"]
-
-T = TypeVar("T")
-
-#: Settings of the Vonage backends keep their own prefix; every other one is `VERIFICATION_<attribute>`.
-_OWN_PREFIXES = ("VONAGE_",)
-#: The check that reports a setting of the wrong type, for settings without a validator of their own.
-TYPE_CHECK_ID = "E037"
-
-
-class Setting(Generic[T]):
-    """One setting: its default, its one-line meaning, and how the system checks validate it.
-
-    `valid` tells a good value from a bad one, reported with `check_id` and a hint saying the value must
-    be `expected`. Without `valid`, a value must have its default's type (check E037). `checked_by`
-    names the checks that validate a setting elsewhere (the rules, the backend): then `valid` is unused.
-    """
-
-    name: str
-
-    def __init__(
-        self,
-        default: T,
-        meaning: str,
-        *,
-        valid: Validator | None = None,
-        check_id: str = TYPE_CHECK_ID,
-        expected: str = "",
-        checked_by: str = "",
-    ) -> None:
-        self.default = default
-        self.meaning = meaning
-        self.valid = valid
-        self.check_id = check_id
-        self.expected = expected
-        self.checked_by = checked_by
-
-    def __set_name__(self, owner: type, attribute: str) -> None:
-        self.name = attribute if attribute.startswith(_OWN_PREFIXES) else f"VERIFICATION_{attribute}"
-
-    @overload
-    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type) -> T: ...
-
-    def __get__(self, instance: object | None, owner: type) -> T | Setting[T]:
-        if instance is None:
-            return self
-        return getattr(django_settings, self.name, self.default)
-
-    def is_valid(self, value: object) -> bool:
-        """Tell whether `value` passes this setting's own check (its type, without a validator)."""
-        if self.valid is not None:
-            return self.valid(value)
-        return self.default is None or isinstance(value, type(self.default))
-
-    @property
-    def check_ids(self) -> str:
-        """The checks that report a bad value: "E016", or those of `checked_by`."""
-        return self.checked_by or self.check_id
-
 
 _SECONDS = "a whole number of seconds, 1 or more"
 _COUNT = "a whole number, 1 or more"
@@ -259,6 +196,50 @@ class VerificationSettings:
         "Seconds of the site-wide window.",
         valid=whole_number_between(1),
         check_id="E046",
+        expected=_SECONDS,
+    )
+    NUMBER_SHARING: Setting[bool] = Setting(
+        False,
+        "`True`: several accounts may verify the same number. `False`: a code another account asks for to a "
+        "number someone verified is withheld, and the pages answer as if it were sent, so nobody learns "
+        'whose number it is; numbers already shared keep working. See "Numbers belong to their owner".',
+    )
+    FOREIGN_SEND_LIMIT: Setting[int] = Setting(
+        10,
+        "Codes one number may get within `VERIFICATION_FOREIGN_SEND_WINDOW` for accounts that have not "
+        "verified it (sign-ups, other accounts); its owner's own codes never count.",
+        valid=whole_number_between(1),
+        check_id="E056",
+        expected=_COUNT,
+    )
+    FOREIGN_SEND_WINDOW: Setting[int] = Setting(
+        86400,
+        "Seconds of the window above.",
+        valid=whole_number_between(1),
+        check_id="E057",
+        expected=_SECONDS,
+    )
+    BREAKER_RESERVE: Setting[float] = Setting(
+        0.2,
+        "Share of each circuit breaker kept for codes to numbers their users already verified: new numbers "
+        "are refused once the rest is spent.",
+        valid=lambda value: isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 0.9,
+        check_id="E058",
+        expected="a share from 0 to 0.9, such as 0.2",
+    )
+    FAILED_CHALLENGE_LIMIT: Setting[int | None] = Setting(
+        10,
+        "Codes a user may get wrong (counted by challenge) within `VERIFICATION_FAILED_CHALLENGE_WINDOW`; "
+        "then every send and check is refused until the window passes or staff reset the number. `None`: no limit.",
+        valid=optional(whole_number_between(1)),
+        check_id="E059",
+        expected=f"None or {_COUNT}",
+    )
+    FAILED_CHALLENGE_WINDOW: Setting[int] = Setting(
+        86400,
+        "Seconds of the window above.",
+        valid=whole_number_between(1),
+        check_id="E060",
         expected=_SECONDS,
     )
     NUMBER_CHANGE_MAX_AGE: Setting[int] = Setting(

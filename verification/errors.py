@@ -46,9 +46,12 @@ LOG_IN_AGAIN = "log_in_again"
 
 
 def wait_text(seconds: int) -> str:
-    """Say how long to wait, in seconds under a minute, else in minutes (rounded up)."""
+    """Say how long to wait: in seconds under a minute, in hours from two hours, else in minutes (rounded up)."""
     if seconds < 60:
         return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    if seconds >= 2 * 3600:
+        hours = math.ceil(seconds / 3600)
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
     minutes = math.ceil(seconds / 60)
     return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
@@ -70,6 +73,14 @@ def _send_limit(exc: Any) -> StrOrPromise:
     wait = {"wait": wait_text(exc.retry_after)}
     if exc.scope == throttling.SCOPE_COOLDOWN:
         return _("A code was sent only a moment ago. You can ask for a new one in %(wait)s.") % wait
+    if exc.scope == throttling.SCOPE_OTHER_ACCOUNT:
+        return (
+            _(
+                "A code asked for from another account is still on its way to your number. "
+                "You can ask for yours in %(wait)s."
+            )
+            % wait
+        )
     if exc.scope == throttling.SCOPE_REGION:
         return _("Codes cannot be sent to this destination right now. Try again in %(wait)s.") % wait
     if exc.scope == throttling.SCOPE_GLOBAL:
@@ -92,6 +103,14 @@ def _number_change(exc: Any) -> StrOrPromise:
             "Verify your current number again, then enter the new one."
         )
     return _("To use another number, first verify your current number. Then you can enter the new one.")
+
+
+def _account_locked(exc: Any) -> StrOrPromise:
+    return _(
+        "Too many wrong codes were entered for this account, so codes are stopped for %(wait)s. "
+        "If you did not enter them, change your password. To get in sooner, ask the site's staff "
+        "to reset your phone number."
+    ) % {"wait": wait_text(exc.retry_after)}
 
 
 def _throttled(exc: Any) -> StrOrPromise:
@@ -129,6 +148,7 @@ ERRORS: dict[str, Outcome] = {
         _fixed(_("Phone verification is not available right now. Please try again later.")), 503, WAIT
     ),
     "number_change_not_allowed": Outcome(_number_change, 403, VERIFY_CURRENT_NUMBER),
+    "account_locked": Outcome(_account_locked, 429, WAIT),
     "login_again": Outcome(
         _fixed(_("To register a phone number, log out and log in again with your password.")), 403, LOG_IN_AGAIN
     ),

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 __all__ = [
+    "AccountLocked",
     "CodeExpired",
     "ConcurrentVerification",
     "InvalidCode",
@@ -126,8 +127,10 @@ class NoPendingVerification(CodeExpired):
 class SendLimitExceeded(VerificationError):
     """A send budget (or the resend cooldown) refuses a new code for `retry_after` seconds.
 
-    `scope` names the limit: "user", "number", "ip" (the client's network), "cooldown", or one of the
-    toll-fraud circuit breakers, "region" (the destination's region) and "global" (the whole site).
+    `scope` names the limit: "user", "number" and "foreign" (the number's budgets for accounts that have
+    not verified it), "ip" (the client's network), "cooldown", "other_account" (another account's code
+    to the owner's number cannot be cancelled at the provider yet), or one of the toll-fraud circuit
+    breakers, "region" (the destination's region) and "global" (the whole site).
     """
 
     code = "send_limit"
@@ -136,6 +139,20 @@ class SendLimitExceeded(VerificationError):
         super().__init__(message or f"{scope} limit")
         self.retry_after = retry_after
         self.scope = scope
+
+
+class AccountLocked(VerificationError):
+    """Too many challenges failed within VERIFICATION_FAILED_CHALLENGE_WINDOW: no code is sent or checked.
+
+    It lasts `retry_after` seconds, until the oldest counted failure leaves the window, or until staff
+    reset the user's number.
+    """
+
+    code = "account_locked"
+
+    def __init__(self, message: str = "", *, retry_after: int) -> None:
+        super().__init__(message or "too many failed challenges")
+        self.retry_after = retry_after
 
 
 class NumberChangeNotAllowed(VerificationError):

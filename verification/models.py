@@ -14,7 +14,7 @@ from verification._compat import moved
 from verification.network import client_network
 from verification.phone import destination_region, mask_number
 
-__all__ = ["Challenge", "LocalCode", "NumberReset", "ThrottleLock", "UserSession", "VerifiedNumber"]
+__all__ = ["BreakerTrip", "Challenge", "LocalCode", "NumberReset", "ThrottleLock", "UserSession", "VerifiedNumber"]
 
 #: E.164 is at most 15 digits after the "+".
 NUMBER_LENGTH = 16
@@ -79,6 +79,11 @@ class Challenge(models.Model):
     # Derived from `number` and `client_ip` on save, so each send budget counts by a plain indexed equality.
     region = models.CharField(_("destination region"), max_length=REGION_LENGTH, blank=True, default="")
     client_network = models.CharField(_("client network"), max_length=NETWORK_LENGTH, blank=True, default="")
+    # The number was the one its user had verified: such sends spend neither the number's budgets for
+    # other accounts nor the circuit breakers' share for new numbers.
+    known_number = models.BooleanField(_("to the user's verified number"), default=False)
+    # No code was sent: another account verified the number (VERIFICATION_NUMBER_SHARING off). No code is right.
+    withheld = models.BooleanField(_("withheld"), default=False)
 
     class Meta:
         verbose_name = _("verification challenge")
@@ -140,15 +145,31 @@ class ThrottleLock(models.Model):
     """A row per user, number or client address, locked while a send is counted against its budget.
 
     Locking it serialises concurrent sends for the same key in every worker, so a count-then-insert
-    cannot race past a limit (PostgreSQL row lock; SQLite's write lock).
+    cannot race past a limit (PostgreSQL row lock; SQLite's write lock). The row holds no count (the
+    challenges are the count), so one not touched for a while may be deleted at any time.
     """
 
     key = models.CharField(_("key"), max_length=100, primary_key=True)
-    touched_at = models.DateTimeField(_("touched at"), default=timezone.now)
+    touched_at = models.DateTimeField(_("touched at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("throttle lock")
         verbose_name_plural = _("throttle locks")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class BreakerTrip(models.Model):
+    """A circuit breaker that is refusing codes, from when, until when: what makes a trip reported once."""
+
+    key = models.CharField(_("breaker"), max_length=100, primary_key=True)
+    tripped_at = models.DateTimeField(_("tripped at"), default=timezone.now)
+    reopens_at = models.DateTimeField(_("reopens at"))
+
+    class Meta:
+        verbose_name = _("tripped circuit breaker")
+        verbose_name_plural = _("tripped circuit breakers")
 
     def __str__(self) -> str:
         return self.key

@@ -70,11 +70,39 @@ def test_codes_are_sent_in_pollstrs_name(alice: Client) -> None:
 
 def test_pollstr_sets_both_breakers(settings: Any) -> None:
     """Pollstr's own defaults (from pollstr/settings.py, not the test fixtures) pass every deploy check of ours."""
-    assert settings.VERIFICATION_COUNTRY_SEND_LIMITS == {"*": 30}
-    assert settings.VERIFICATION_GLOBAL_SEND_LIMIT == 200
+    assert settings.VERIFICATION_COUNTRY_SEND_LIMITS == {"GB": 60, "*": 5}
+    assert settings.VERIFICATION_GLOBAL_SEND_LIMIT == 80
+    assert settings.VERIFICATION_BREAKER_RESERVE == 0.2
     settings.DEBUG = False
     ids = {message.id for message in run_checks(tags=["verification"], include_deployment_checks=True)}
     assert "verification.W007" not in ids
+
+
+def test_a_pumping_run_abroad_stops_itself_and_spares_pollstrs_users(settings: Any) -> None:
+    """With Pollstr's breakers, pumping French numbers stops at 4 an hour; a known French user and Britons still get codes."""
+    from django.contrib.auth import get_user_model
+
+    from verification import flow
+    from verification.exceptions import SendLimitExceeded
+    from verification.models import VerifiedNumber
+
+    settings.VERIFICATION_IP_SEND_LIMIT = 1000
+    users = get_user_model().objects
+    sent = refused = 0
+    for i in range(10):
+        try:
+            flow.start_verification(users.create_user(f"pump{i}"), f"+336123456{i:02d}", ip=f"198.51.100.{i + 1}")
+            sent += 1
+        except SendLimitExceeded as exc:
+            assert exc.scope == "region"
+            refused += 1
+    assert (sent, refused) == (4, 6)
+
+    traveller = users.create_user("traveller")
+    VerifiedNumber.objects.create(user=traveller, number="+33612345699")
+    flow.start_verification(traveller, "+33612345699", ip="192.0.2.10")
+    flow.start_verification(users.create_user("briton"), NUMBER, ip="192.0.2.11")
+    assert sorted(message.number for message in outbox()[-2:]) == sorted(["+33612345699", NUMBER])
 
 
 def test_pollstrs_settings_pass_every_verification_check(settings: Any) -> None:

@@ -35,6 +35,9 @@ class BaseVerifyBackend:
     channels: tuple[str, ...] = ("sms",)
     #: A provider puts VERIFICATION_BRAND in every message it sends: without one, check E051 fails.
     needs_brand: bool = True
+    #: Seconds after a start during which the provider refuses to cancel the request (`cancel` raises
+    #: ConcurrentVerification): the flow tells a number's owner to wait that long for another account's code.
+    cancel_delay: int = 0
 
     def __init__(self, **kwargs: Any) -> None:
         self.options = kwargs

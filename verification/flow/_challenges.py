@@ -50,7 +50,8 @@ def log_refusal(
 def lock(user: AbstractBaseUser, challenge: Challenge, backend: BaseVerifyBackend) -> None:
     if not set_status(challenge, Status.LOCKED, only_from=Status.PENDING):
         return
-    best_effort_cancel(backend, challenge.request_id)
+    if challenge.request_id:
+        best_effort_cancel(backend, challenge.request_id)
     logger.warning("Challenge locked after too many wrong codes: user=%s number=%s", user.pk, challenge.masked)
     signals.verification_locked.send(sender=Challenge, user=user, challenge=challenge)
 

@@ -9,12 +9,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from verification import signals, state
+from verification import signals, state, throttling
 from verification.backends.base import BaseVerifyBackend
 from verification.conf import conf
 from verification.exceptions import (
     CodeExpired,
     InvalidCode,
+    InvalidNumber,
     NoPendingVerification,
     ProviderUnavailable,
     TooManyAttempts,
@@ -31,6 +32,7 @@ from verification.flow._challenges import (
     logger,
     set_status,
 )
+from verification.flow._lockout import note_wrong_code, refuse_if_locked_out
 from verification.flow.queries import (
     enrolment_refusal,
     is_well_formed_code,
@@ -68,13 +70,14 @@ def check_code(
     """
     now = timezone.now()
     challenge = _live_challenge(user, now)
+    refuse_if_locked_out(user, now)
     _refuse_unconfirmable(user, challenge, verification, logged_in_at=logged_in_at, registered=registered)
     if not is_well_formed_code(code):
         # Cannot be right: no backend call, no attempt used.
         raise InvalidCode("malformed")
     _reserve_attempt(challenge, now)
     backend = backend_at(challenge.backend)
-    _check_at_backend(user, challenge, backend, code)
+    _check_at_backend(user, challenge, backend, code, now)
     previous = _confirm(user, challenge, verification)
     _announce(user, challenge, previous)
     return challenge
@@ -132,14 +135,20 @@ def _reserve_attempt(challenge: Challenge, now: datetime) -> None:
     raise NoPendingVerification("challenge ended")
 
 
-def _check_at_backend(user: AbstractBaseUser, challenge: Challenge, backend: BaseVerifyBackend, code: str) -> None:
-    """Ask the backend whether `code` is right; raise WrongCode, TooManyAttempts (locking) or its other errors."""
+def _check_at_backend(
+    user: AbstractBaseUser, challenge: Challenge, backend: BaseVerifyBackend, code: str, now: datetime
+) -> None:
+    """Ask the backend whether `code` is right; raise WrongCode, TooManyAttempts (locking), AccountLocked, others."""
     try:
+        if challenge.withheld:
+            # No code was sent: none is right, and the answer is the one any wrong code gets.
+            raise InvalidCode("withheld")
         backend.check(challenge.request_id, code)
     except InvalidCode as exc:
         attempts_left = max(0, conf.MAX_ATTEMPTS - challenge.attempts)
         logger.info("Wrong code: user=%s number=%s attempts_left=%s", user.pk, challenge.masked, attempts_left)
         signals.verification_failed.send(sender=Challenge, user=user, challenge=challenge, attempts_left=attempts_left)
+        note_wrong_code(user, challenge, backend, now)
         if attempts_left == 0:
             lock(user, challenge, backend)
             raise TooManyAttempts(provider_request_id=challenge.request_id) from exc
@@ -164,8 +173,9 @@ def _confirm(
 ) -> VerifiedNumber | None:
     """Mark the challenge verified and save its number; return the number on file before, if any.
 
-    Raises NoPendingVerification when a concurrent request used the challenge first, and
-    NumberChangeNotAllowed when the number on file changed meanwhile so that this session may not replace it.
+    Raises NoPendingVerification when a concurrent request used the challenge first,
+    NumberChangeNotAllowed when the number on file changed meanwhile so that this session may not replace it,
+    and InvalidNumber when, sharing off, another account verified the number meanwhile.
     """
     verified_at = timezone.now()
     with transaction.atomic():
@@ -177,18 +187,33 @@ def _confirm(
         # loser of such a race hears "expired" from the backend and may mark it so first. A cancelled
         # or locked challenge stays dead.
         verifiable = (Status.PENDING, Status.EXPIRED)
-        outcome = Status.VERIFIED if refusal is None else Status.CANCELLED
+        taken = refusal is None and _taken_by_another_account(user, current, challenge.number, verified_at)
+        outcome = Status.VERIFIED if refusal is None and not taken else Status.CANCELLED
         if not Challenge.objects.filter(pk=challenge.pk, status__in=verifiable).update(status=outcome):
             raise NoPendingVerification("already used")
-        if refusal is None:
+        if outcome == Status.VERIFIED:
             VerifiedNumber.objects.update_or_create(
                 user_id=user.pk, defaults={"number": challenge.number, "verified_at": verified_at}
             )
     if refusal is not None:
         log_refusal("confirm", user, current, challenge.number, refusal)
         raise refusal
+    if taken:
+        logger.warning("Number verified by another account meanwhile: user=%s number=%s", user.pk, challenge.masked)
+        raise InvalidNumber("verified by another account")
     challenge.refresh_from_db()
     return current
+
+
+def _taken_by_another_account(
+    user: AbstractBaseUser, current: VerifiedNumber | None, number: str, now: datetime
+) -> bool:
+    """Tell whether another account verified `number` since this code was sent (sharing off); in the transaction."""
+    if conf.NUMBER_SHARING or (current is not None and current.number == number):
+        return False
+    # The number's lock row: two accounts confirming one number at once are decided one after the other.
+    throttling.hold_number(number, now)
+    return VerifiedNumber.objects.filter(number=number).exclude(user_id=user.pk).exists()
 
 
 def _announce(user: AbstractBaseUser, challenge: Challenge, previous: VerifiedNumber | None) -> None:

@@ -29,6 +29,8 @@ from verification.flow._challenges import (
     logger,
     set_status,
 )
+from verification.flow._lockout import refuse_if_locked_out
+from verification.flow._owners import cancel_other_accounts_codes, owners_of
 from verification.flow.queries import available_channels, enrolment_refusal, number_refusal, verified_number
 from verification.models import Challenge
 from verification.phone import mask_number, parse_number
@@ -56,10 +58,15 @@ def start_verification(
     on file is refused (NumberChangeNotAllowed) unless `verification`, the session's, allows the
     change; nothing is sent then and no budget is spent. With no number on file, `logged_in_at` and
     `registered` (the session's, `verification.sessions`) must allow a first enrolment
-    (`enrolment_refusal`, LoginAgainRequired; left out, they count as unknown). The send budgets and the
-    resend cooldown are checked under lock (SendLimitExceeded, with `retry_after`); the user's
-    open challenges are cancelled, at the backend too; then the backend is asked to send. Backend
-    failures are re-raised as VerificationError subclasses; the attempt still counts against the budgets.
+    (`enrolment_refusal`, LoginAgainRequired; left out, they count as unknown). AccountLocked while too
+    many of the user's challenges failed. To the number the user verified, other accounts' live codes
+    are cancelled first (SendLimitExceeded, scope "other_account", while the provider cannot cancel one
+    yet). The send budgets and the resend cooldown are checked under lock, the circuit breakers after
+    (SendLimitExceeded, with `retry_after`); the user's older open challenges are cancelled, at the
+    backend too; then the backend is asked to send. With VERIFICATION_NUMBER_SHARING off, a number
+    another account verified gets no code: the challenge is recorded `withheld` and answers like any
+    other, but no code is right for it. Backend failures are re-raised as VerificationError subclasses;
+    the attempt still counts against the budgets.
     """
     number = parse_number(number)
     channel = _offered_channel(channel)
@@ -72,19 +79,33 @@ def start_verification(
         refused = enrolment_refusal(user, logged_in_at=logged_in_at, registered=registered)
         if refused is not None:
             raise refused
+    refuse_if_locked_out(user, timezone.now())
+    known = current is not None and current.number == number
+    if known:
+        cancel_other_accounts_codes(user, number, timezone.now())
+    # Sharing off: another account's number gets no code, and this account hears what it would hear
+    # for any number (a code it cannot know is never right), so nobody learns whose number it is.
+    withheld = not known and not conf.NUMBER_SHARING and bool(owners_of(number))
     backend_path = conf.BACKEND
     backend = backend_at(backend_path)
-    challenge = _reserve_send(user, number, channel, ip, backend_path)
-    request_id = _send_at_backend(user, challenge, backend, backend_path, locale)
+    challenge = _reserve_send(user, number, channel, ip, backend_path, known=known, withheld=withheld)
+    if withheld:
+        request_id = ""
+        logger.warning("Code withheld, the number is another account's: user=%s number=%s", user.pk, challenge.masked)
+    else:
+        request_id = _send_at_backend(user, challenge, backend, backend_path, locale)
     sent_at = timezone.now()
     activated = Challenge.objects.filter(pk=challenge.pk, status=Status.SENDING).update(
         status=Status.PENDING, request_id=request_id, expires_at=sent_at + timedelta(seconds=code_ttl())
     )
     if not activated:
         # A newer send by the same user replaced this one while the backend was working.
-        best_effort_cancel(backend, request_id)
+        if request_id:
+            best_effort_cancel(backend, request_id)
         raise NoPendingVerification("replaced")
     challenge.refresh_from_db()
+    if withheld:
+        return challenge
     logger.info(
         "Code sent: user=%s number=%s channel=%s challenge=%s", user.pk, challenge.masked, channel, challenge.pk
     )
@@ -100,23 +121,35 @@ def _offered_channel(channel: str | None) -> str:
     return channel
 
 
-def _reserve_send(user: AbstractBaseUser, number: str, channel: str, ip: str | None, backend_path: str) -> Challenge:
-    """Spend the send budgets and record the challenge (SENDING), replacing the user's open ones."""
-    now = timezone.now()
-    with throttling.send_slot(user.pk, number, ip, now):
-        replaced = list(Challenge.objects.filter(user_id=user.pk, status__in=OPEN_STATUSES))
-        Challenge.objects.filter(pk__in=[old.pk for old in replaced]).update(status=Status.CANCELLED)
-        challenge = Challenge.objects.create(
-            user_id=user.pk,
-            number=number,
-            backend=backend_path,
-            channel=channel,
-            status=Status.SENDING,
-            created_at=now,
-            expires_at=now + timedelta(seconds=code_ttl()),
-            client_ip=ip,
-        )
+def _reserve_send(
+    user: AbstractBaseUser, number: str, channel: str, ip: str | None, backend_path: str, *, known: bool, withheld: bool
+) -> Challenge:
+    """Spend the send budgets and the breakers, record the challenge (SENDING), then replace the user's open ones."""
+    for attempt in range(1, throttling.BREAKER_TRIES + 1):
+        now = timezone.now()
+        with throttling.send_slot(user.pk, number, ip, now, known=known):
+            challenge = Challenge.objects.create(
+                user_id=user.pk,
+                number=number,
+                backend=backend_path,
+                channel=channel,
+                status=Status.SENDING,
+                created_at=now,
+                expires_at=now + timedelta(seconds=code_ttl()),
+                client_ip=ip,
+                known_number=known,
+                withheld=withheld,
+            )
+        if throttling.pass_breakers(challenge, last_try=attempt == throttling.BREAKER_TRIES):
+            break
+    # Only older ones: the user's sends are serialised by the user's lock, so their pks follow their order,
+    # and of two racing sends the later one wins.
+    replaced = list(Challenge.objects.filter(user_id=user.pk, status__in=OPEN_STATUSES, pk__lt=challenge.pk))
+    Challenge.objects.filter(pk__in=[old.pk for old in replaced], status__in=OPEN_STATUSES).update(
+        status=Status.CANCELLED
+    )
     cancel_at_backend(replaced)
+    throttling.prune_locks(now)
     return challenge
 
 

@@ -19,6 +19,7 @@ from verification.errors import (
     outcome_for,
 )
 from verification.exceptions import (
+    AccountLocked,
     LoginAgainRequired,
     NumberChangeNotAllowed,
     NumberRefused,
@@ -59,6 +60,8 @@ def example(klass: type[VerificationError]) -> VerificationError:
         return NumberRefused("invalid", "Enter a valid phone number.")
     if klass is SendLimitExceeded:
         return SendLimitExceeded(retry_after=90, scope="user")
+    if klass is AccountLocked:
+        return AccountLocked(retry_after=86400)
     if klass is NumberChangeNotAllowed:
         return NumberChangeNotAllowed(reason=NumberChangeNotAllowed.STALE)
     return klass()

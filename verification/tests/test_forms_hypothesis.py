@@ -97,6 +97,8 @@ def alice(db, settings):
     settings.VERIFICATION_RESEND_COOLDOWN = 0
     settings.VERIFICATION_COUNTRY_SEND_LIMITS = {}
     settings.VERIFICATION_GLOBAL_SEND_LIMIT = None
+    settings.VERIFICATION_FOREIGN_SEND_LIMIT = 10_000
+    settings.VERIFICATION_FAILED_CHALLENGE_LIMIT = None
     user = get_user_model().objects.create_user("alice")
     client = Client()
     client.force_login(user)

@@ -50,6 +50,8 @@ class _VonageBackend(BaseVerifyBackend):
     channel_timeouts: ClassVar[tuple[int, int]]
     #: Locales this API understands.
     locales: ClassVar[frozenset[str]]
+    # Vonage's docs, both APIs: a request cannot be cancelled within 30 seconds of its start.
+    cancel_delay = 30
 
     # --- the SDK client ---------------------------------------------------------------------------
 
