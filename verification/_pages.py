@@ -113,6 +113,8 @@ def render_confirm(
         # "Use another number" only where another number could be used now.
         "may_use_other": flow.number_change_refusal(saved, state.get_state(request)) is None,
         "then_change": then_change(request),
+        # Said to everyone sending to a number not yet theirs, so it reveals nothing about this one.
+        "one_account_per_number": not conf.NUMBER_SHARING and not challenge.known_number,
     }
     return _render(request, "verification/confirm.html", context, status)
 

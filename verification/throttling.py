@@ -251,9 +251,10 @@ def send_slot(user_pk: Any, number: str, ip: str | None, now: datetime, *, known
 
 
 def _lock(keys: list[str], now: datetime) -> None:
-    # An UPDATE, in one global key order: a row lock on PostgreSQL (no deadlock between overlapping
-    # sends), and SQLite's write lock taken before any read. A missing row (new, or pruned a moment
-    # ago) is inserted, which locks it for this transaction, then updated like any other.
+    # Missing rows first, in one statement; then an UPDATE each, in one global key order: a row lock on
+    # PostgreSQL (no deadlock between overlapping sends), and SQLite's write lock taken before any read.
+    # A row pruned between the two is inserted again, which locks it for this transaction.
+    ThrottleLock.objects.bulk_create([ThrottleLock(key=key, touched_at=now) for key in keys], ignore_conflicts=True)
     for key in keys:
         rows = ThrottleLock.objects.filter(key=key)
         while not rows.update(touched_at=now):
@@ -315,6 +316,9 @@ def prune_locks(now: datetime) -> int:
     """Delete up to PRUNE_BATCH lock rows no send touched within the longest per-key window; return how many."""
     longest = max(conf.SEND_WINDOW, conf.FOREIGN_SEND_WINDOW, conf.IP_SEND_WINDOW, conf.RESEND_COOLDOWN)
     stale = ThrottleLock.objects.filter(touched_at__lt=now - timedelta(seconds=longest))
+    # Most sends find nothing to prune: one indexed read, no transaction.
+    if not stale.exists():
+        return 0
     with transaction.atomic():
         # Rows a send holds right now are skipped (it is touching them anyway), never waited for.
         keys = list(stale.select_for_update(skip_locked=True).values_list("key", flat=True)[:PRUNE_BATCH])
