@@ -261,6 +261,10 @@ def _send_failed(request: HttpRequest, form: PhoneForm | None, next_url: str, ex
     if form is None:
         notices.add(request, notices.ERROR, describe(exc))
         return _redirect("verification:phone", next_url)
+    saved = flow.verified_number(request.user)  # type: ignore[arg-type]
+    if saved is not None and flow.number_change_refusal(saved, state.get_state(request)) is not None:
+        # The page shows the number on file, not the form: an error on its field would not be seen.
+        notices.add(request, notices.ERROR, describe(exc))
     form.add_error("number", describe(exc))
     return render_phone(request, form, next_url, status=outcome_for(exc).status)
 

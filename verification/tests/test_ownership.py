@@ -304,3 +304,20 @@ def test_within_30_s_the_owner_waits_for_another_accounts_code_and_nothing_is_sp
     others.refresh_from_db()
     assert others.status == Status.CANCELLED
     assert vonage.numbers() == [DIGITS, DIGITS]
+
+
+def test_a_refused_send_from_the_number_form_is_shown_when_the_page_shows_the_number_on_file(db, settings):
+    # A session that has not verified lately gets the number on file, not the form: the refusal must
+    # still be read (it used to go to the hidden form's field, and the page said nothing).
+    settings.VERIFICATION_SEND_LIMIT = 1
+    owner = get_user_model().objects.create_user("owner-form")
+    VerifiedNumber.objects.create(user=owner, number=NUMBER)
+    client = logged_in(owner)
+    flow.start_verification(owner, NUMBER)
+    flow.cancel_verification(owner)
+    settings.VERIFICATION_RESEND_COOLDOWN = 0
+
+    response = client.post(reverse("verification:send"), {"number": NUMBER})
+
+    assert response.status_code == 429
+    assert "Too many codes have been requested." in response.content.decode()
