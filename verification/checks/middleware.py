@@ -1,4 +1,5 @@
-"""System checks of the middleware's place: E001 (missing while rules exist), E002 (authentication after it)."""
+"""System checks of the middleware's place: E001 (missing while rules exist), E002 (authentication after it),
+W011 (FormCharsetMiddleware missing, or after CsrfViewMiddleware)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,25 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import Warning as CheckWarning
 from django.utils.module_loading import import_string
 
 from verification.conf import conf
 
-__all__ = ["AUTHENTICATION_MIDDLEWARE_PATH", "MIDDLEWARE_PATH", "check_middleware", "index_of"]
+__all__ = [
+    "AUTHENTICATION_MIDDLEWARE_PATH",
+    "CSRF_MIDDLEWARE_PATH",
+    "FORM_CHARSET_MIDDLEWARE_PATH",
+    "MIDDLEWARE_PATH",
+    "check_form_charset_middleware",
+    "check_middleware",
+    "index_of",
+]
 
 MIDDLEWARE_PATH = "verification.middleware.VerificationRequiredMiddleware"
 AUTHENTICATION_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+FORM_CHARSET_MIDDLEWARE_PATH = "verification.form_charset.FormCharsetMiddleware"
+CSRF_MIDDLEWARE_PATH = "django.middleware.csrf.CsrfViewMiddleware"
 
 
 def index_of(class_path: str, middleware: Sequence[str]) -> int | None:
@@ -59,3 +71,24 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+@register(Tags.security, "verification")
+def check_form_charset_middleware(**kwargs: Any) -> list[CheckMessage]:
+    """W011: with CsrfViewMiddleware, FormCharsetMiddleware is installed before it."""
+    middleware = list(settings.MIDDLEWARE)
+    csrf = index_of(CSRF_MIDDLEWARE_PATH, middleware)
+    if csrf is None:
+        return []
+    ours = index_of(FORM_CHARSET_MIDDLEWARE_PATH, middleware)
+    if ours is not None and ours < csrf:
+        return []
+    where = "is not in MIDDLEWARE" if ours is None else "comes after CsrfViewMiddleware"
+    return [
+        CheckWarning(
+            f"FormCharsetMiddleware {where}: a POST whose form body names a charset other than UTF-8 makes "
+            "Django's CSRF check fail inside its own error handling, a bare 500 on every POST view.",
+            hint=f"Put '{FORM_CHARSET_MIDDLEWARE_PATH}' in MIDDLEWARE before '{CSRF_MIDDLEWARE_PATH}'.",
+            id="verification.W011",
+        )
+    ]
