@@ -52,6 +52,7 @@ def verification_required(
 ) -> ViewFunc | Callable[[ViewFunc], ViewFunc]:
     """Let only users who verified their phone (within `max_age` seconds, default VERIFICATION_MAX_AGE) in.
 
+    The view's response to them is marked `Cache-Control: private, no-store` (`protect_response`).
     Anonymous users go to LOGIN_URL, unverified ones to the verification flow, both with `next`; a
     subclass of VerificationEnforcer given as `enforcer_class` changes where and how, as
     `verification_enforcer_class` does for the mixin.
@@ -65,7 +66,7 @@ def verification_required(
                 response = await enforcer.acheck(request, max_age)
                 if response is not None:
                     return response
-                return await view_func(request, *args, **kwargs)
+                return enforcer.protect_response(await view_func(request, *args, **kwargs))
 
             wrapper: Callable[..., Any] = _async_view
         else:
@@ -74,7 +75,7 @@ def verification_required(
                 response = enforcer.check(request, max_age)
                 if response is not None:
                     return response
-                return view_func(request, *args, **kwargs)
+                return enforcer.protect_response(view_func(request, *args, **kwargs))
 
             wrapper = _sync_view
         wrapper = wraps(view_func)(wrapper)
@@ -134,7 +135,7 @@ class VerificationRequiredMixin:
         response = enforcer.check(request, self.verification_max_age)
         if response is not None:
             return response
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return enforcer.protect_response(super().dispatch(request, *args, **kwargs))  # type: ignore[misc]
 
     async def _async_dispatch(
         self, enforcer: VerificationEnforcer, request: HttpRequest, *args: Any, **kwargs: Any
@@ -142,7 +143,7 @@ class VerificationRequiredMixin:
         response = await enforcer.acheck(request, self.verification_max_age)
         if response is not None:
             return response
-        return await super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return enforcer.protect_response(await super().dispatch(request, *args, **kwargs))  # type: ignore[misc]
 
 
 class VerificationNotRequiredMixin:

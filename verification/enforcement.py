@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.cache import add_never_cache_headers, patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
@@ -47,6 +47,8 @@ HTMX_REDIRECT_HEADER = "HX-Redirect"
 VARY_HEADERS = ("Accept", "X-Requested-With", HTMX_REQUEST_HEADER)
 #: Methods whose request a browser may repeat by following a redirect.
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD"})
+#: Set on a request that a protection let through: its response is then marked `protect_response`.
+PROTECTED_ATTRIBUTE = "_verification_protected"
 
 
 class VerificationEnforcer:
@@ -54,7 +56,7 @@ class VerificationEnforcer:
 
     Shared by the middleware, the decorators and the mixins; override a hook in a subclass to change
     where users are sent or how (`get_login_url`, `get_verification_url`, `get_next_url`,
-    `handle_anonymous`, `handle_unverified`, `redirect`).
+    `handle_anonymous`, `handle_unverified`, `redirect`, `protect_response`).
     """
 
     redirect_field_name = REDIRECT_FIELD_NAME
@@ -95,6 +97,15 @@ class VerificationEnforcer:
         return self.check(request, max_age, user=await request.auser())
 
     # Hooks.
+
+    def protect_response(self, response: HttpResponseBase) -> HttpResponseBase:
+        """Mark the response a protected view gave a verified user: `Cache-Control: private, no-store`.
+
+        No cache may keep it, the browser's included: after logging out, the back button or the
+        back/forward cache cannot show the page again, and no shared cache can hand it to someone else.
+        """
+        patch_cache_control(response, private=True, no_store=True)
+        return response
 
     def get_login_url(self, request: HttpRequest) -> str:
         """Return the login page's URL (LOGIN_URL)."""

@@ -5,7 +5,8 @@ It decides in `process_view`, after `AuthenticationMiddleware`, and works in syn
 1. no rule of VERIFICATION_REQUIRED_URLS matches, or the request is exempt: pass, without touching
    `request.user` or the session;
 2. otherwise the `VerificationEnforcer` it inherits decides and answers (`verification.enforcement`):
-   anonymous users to LOGIN_URL, unverified ones to the flow, verified ones pass.
+   anonymous users to LOGIN_URL, unverified ones to the flow, verified ones pass, and the response
+   their page gives is marked `Cache-Control: private, no-store` (`protect_response`).
 
 Around the next layer it compares the session's key before and after (two attribute reads, no load):
 when a view gave a logged-in session a new key (`update_session_auth_hash`, say), the registry of
@@ -15,7 +16,7 @@ when a view gave a logged-in session a new key (`update_session_auth_hash`, say)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.utils.deprecation import MiddlewareMixin
@@ -25,7 +26,7 @@ from verification._compat import moved
 from verification.rules import Requirement, get_rules
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponse
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 __all__ = ["VerificationRequiredMiddleware"]
 
@@ -90,9 +91,14 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
         if self._is_async:
             return self.__acall__(request)
         key = _session_key(request)
-        response = self.get_response(request) if self._passes_straight_on else super().__call__(request)
+        # A sync stack: MiddlewareMixin answers synchronously too.
+        response = cast(
+            "HttpResponseBase", self.get_response(request) if self._passes_straight_on else super().__call__(request)
+        )
         if _session_key(request) != key:
             self._follow_new_key(request, key)
+        if getattr(request, enforcement.PROTECTED_ATTRIBUTE, False):
+            self.protect_response(response)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -101,6 +107,8 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
         response = await super().__acall__(request)
         if _session_key(request) != key:
             await self._afollow_new_key(request, key)
+        if getattr(request, enforcement.PROTECTED_ATTRIBUTE, False):
+            self.protect_response(response)
         return response
 
     def _follow_new_key(self, request: HttpRequest, previous_key: str | None) -> None:
@@ -128,7 +136,7 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
         requirement = self.get_requirement(request, view_func)
         if requirement is None:
             return None
-        return self.check_requirement(request, requirement)
+        return self._let_through(request, self.check_requirement(request, requirement))
 
     async def aprocess_view(
         self,
@@ -143,7 +151,14 @@ class VerificationRequiredMiddleware(enforcement.VerificationEnforcer, Middlewar
             return None
         if not hasattr(request, "auser"):
             return self.check_requirement(request, requirement)  # raises ImproperlyConfigured
-        return self.check_requirement(request, requirement, user=await request.auser())
+        return self._let_through(request, self.check_requirement(request, requirement, user=await request.auser()))
+
+    @staticmethod
+    def _let_through(request: HttpRequest, answer: HttpResponse | None) -> HttpResponse | None:
+        # A protected page let through: its response is marked on the way out (`protect_response`).
+        if answer is None:
+            setattr(request, enforcement.PROTECTED_ATTRIBUTE, True)
+        return answer
 
     def get_requirement(self, request: HttpRequest, view_func: Callable[..., Any]) -> Requirement | None:
         """Return what `request` needs under the settings' rules, or None to let it through untouched."""
