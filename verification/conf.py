@@ -171,6 +171,16 @@ class VerificationSettings:
         expected="a prefix length from 32 to 128: 64 budgets one subscriber's network; 56 or 48 if your users' "
         "providers hand out larger ones",
     )
+    ALLOW_VOIP: Setting[bool] = Setting(
+        False,
+        "`True`: codes may go to VoIP numbers, which anyone can rent by the minute. Numbers already on file "
+        "keep working either way (check W012 lists them).",
+    )
+    ALLOW_INTERNATIONAL_NETWORKS: Setting[bool] = Setting(
+        False,
+        "`True`: codes may go to satellite and international network numbers (+881, +882, +883), costly and "
+        "a toll-fraud favourite. Numbers already on file keep working either way (check W012 lists them).",
+    )
     COUNTRY_SEND_LIMITS: Setting[Mapping[str, int]] = Setting(
         {},
         'Toll-fraud circuit breaker: sends per destination region within the window (`{"GB": 100, "*": '

@@ -15,7 +15,17 @@ from verification.exceptions import NumberRefused
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-__all__ = ["MAX_INPUT_LENGTH", "REFUSED_TYPES", "UNKNOWN_REGION", "destination_region", "mask_number", "parse_number"]
+__all__ = [
+    "INTERNATIONAL_NETWORKS",
+    "MAX_INPUT_LENGTH",
+    "REFUSED_TYPES",
+    "TEXT_CHANNELS",
+    "UNKNOWN_REGION",
+    "destination_refusal",
+    "destination_region",
+    "mask_number",
+    "parse_number",
+]
 
 #: Longer input is refused before parsing: no real number, however formatted, needs more.
 MAX_INPUT_LENGTH = 64
@@ -33,6 +43,42 @@ REFUSED_TYPES: dict[int, StrOrPromise] = {
     PhoneNumberType.PERSONAL_NUMBER: _("Codes cannot be sent to personal (forwarding) numbers."),
     PhoneNumberType.VOICEMAIL: _("Codes cannot be sent to voicemail access numbers."),
 }
+
+
+#: Country calling codes of networks that belong to no country: +881 satellite phones, +882 and +883
+#: international networks. Costly to reach, rarely one person's everyday phone, a toll-fraud favourite.
+INTERNATIONAL_NETWORKS = frozenset({881, 882, 883})
+#: Channels that deliver a text: a landline cannot receive them.
+TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
+
+
+def destination_refusal(number: str, channel: str, *, voice_offered: bool = False) -> NumberRefused | None:
+    """Return why the E.164 `number` may not get a code by `channel`, or None if it may.
+
+    A landline (FIXED_LINE; not FIXED_LINE_OR_MOBILE, which is what North American numbers are) takes
+    no text; a VoIP number unless VERIFICATION_ALLOW_VOIP; the international networks (+881, +882,
+    +883) unless VERIFICATION_ALLOW_INTERNATIONAL_NETWORKS. The flow asks this for numbers not yet
+    verified by their user only: a number already on file keeps working for its owner.
+    """
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return NumberRefused("invalid", _("Enter a valid phone number."))
+    if parsed.country_code in INTERNATIONAL_NETWORKS and not conf.ALLOW_INTERNATIONAL_NETWORKS:
+        return NumberRefused(
+            "international_network", _("Codes cannot be sent to satellite or international network numbers.")
+        )
+    number_type = phonenumbers.number_type(parsed)
+    if number_type == PhoneNumberType.VOIP and not conf.ALLOW_VOIP:
+        return NumberRefused("voip", _("Codes cannot be sent to internet (VoIP) numbers. Enter a mobile number."))
+    if number_type == PhoneNumberType.FIXED_LINE and channel in TEXT_CHANNELS:
+        if voice_offered:
+            return NumberRefused(
+                "fixed_line",
+                _("This is a landline, which cannot receive texts. Enter a mobile number, or choose a call."),
+            )
+        return NumberRefused("fixed_line", _("This is a landline, which cannot receive texts. Enter a mobile number."))
+    return None
 
 
 def parse_number(

@@ -33,7 +33,7 @@ from verification.flow._lockout import refuse_if_locked_out
 from verification.flow._owners import cancel_other_accounts_codes, owners_of
 from verification.flow.queries import available_channels, enrolment_refusal, number_refusal, verified_number
 from verification.models import Challenge
-from verification.phone import mask_number, parse_number
+from verification.phone import destination_refusal, mask_number, parse_number
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -81,6 +81,11 @@ def start_verification(
             raise refused
     refuse_if_locked_out(user, timezone.now())
     known = current is not None and current.number == number
+    if not known:
+        # Rules added after a number was verified never lock its owner out.
+        refused_destination = destination_refusal(number, channel, voice_offered="voice" in available_channels())
+        if refused_destination is not None:
+            raise refused_destination
     if known:
         cancel_other_accounts_codes(user, number, timezone.now())
     # Sharing off: another account's number gets no code, and this account hears what it would hear

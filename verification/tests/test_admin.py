@@ -14,7 +14,7 @@ from verification.testing import verify_client
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+447400123456"
-OTHER = "+441212345678"
+OTHER = "+447911125678"
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def test_a_code_is_bound_to_its_request():
     backend = LocmemVerifyBackend()
     first = backend.start(NUMBER)
     first_code = latest_code()
-    second = backend.start("+441212345678")
+    second = backend.start("+447911125678")
 
     with pytest.raises(InvalidCode):
         backend.check(second, first_code)

@@ -30,7 +30,7 @@ from verification.models import Challenge, LocalCode, VerifiedNumber
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+447400123456"
-NEW_NUMBER = "+441212345678"
+NEW_NUMBER = "+447911125678"
 BACKEND = "verification.backends.locmem.LocmemVerifyBackend"
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 #: The owner's phone, on file.
 NUMBER = "+447400123456"
 #: The owner's new phone.
-NEW_NUMBER = "+441212345678"
+NEW_NUMBER = "+447911125678"
 #: The phone of someone who knows only the password.
 ATTACKER = "+447400999888"
 PHONE = reverse("verification:phone")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 #: The user's phone, on file (then lost).
 NUMBER = "+447400123456"
 #: The user's new phone.
-NEW_NUMBER = "+441212345678"
+NEW_NUMBER = "+447911125678"
 #: The phone of whoever kept the lost phone's session, or stole a password.
 ATTACKER = "+447400999888"
 #: The staff member's own phone.

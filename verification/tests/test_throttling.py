@@ -12,7 +12,7 @@ from verification.exceptions import SendLimitExceeded
 from verification.models import Challenge, ThrottleLock
 
 NUMBER = "+447400123456"
-OTHER_NUMBERS = ["+441212345678", "+447400123457", "+447400123458", "+447400123459", "+447400123460"]
+OTHER_NUMBERS = ["+447911125678", "+447400123457", "+447400123458", "+447400123459", "+447400123460"]
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from verification.tests.feedback import feedback as texts
 
 pytestmark = pytest.mark.django_db
 NUMBER = "+447400123456"
-NEW_NUMBER = "+441212345678"
+NEW_NUMBER = "+447911125678"
 PHONE = reverse("verification:phone")
 SEND = reverse("verification:send")
 CONFIRM = reverse("verification:confirm")
