@@ -32,8 +32,17 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
-# The fallback key is only good for the demo: `check --deploy` flags it, and production sets SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-pollstr-demo-key-not-for-production")
+# The demo's published key signs nothing that matters on a laptop. Anywhere else it would let anyone
+# forge sessions, password-reset links and CSRF tokens: with DEBUG off, Pollstr refuses to start without
+# a key of its own.
+DEMO_SECRET_KEY = "django-insecure-pollstr-demo-key-not-for-production"
+SECRET_KEY = env.str("SECRET_KEY", default="" if not DEBUG else DEMO_SECRET_KEY)
+if not DEBUG and SECRET_KEY in ("", DEMO_SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set, or is the demo's public one: with DEBUG=False, set SECRET_KEY in the environment (or in .env) to a long "
+        'random value of your own, such as the output of: python -c "import secrets; '
+        "print(secrets.token_urlsafe(50))\". The demo's key is public."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -51,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a POST body: a form in another charset than UTF-8 gets a 400, not a 500.
+    "verification.form_charset.FormCharsetMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

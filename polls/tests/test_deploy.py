@@ -56,11 +56,23 @@ def test_check_deploy_passes_with_the_documented_variables(tmp_path: Path) -> No
     assert "System check identified no issues" in output
 
 
+@pytest.mark.parametrize("key", ["", "django-insecure-pollstr-demo-key-not-for-production"])
+def test_pollstr_refuses_to_start_with_debug_off_and_no_key_of_its_own(tmp_path: Path, key: str) -> None:
+    env = production_environment(tmp_path, SECRET_KEY=key)
+    if not key:
+        del env["SECRET_KEY"]
+
+    result = run_django_admin("check", settings=SETTINGS, env=env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set, or is the demo's public one" in result.stderr
+    assert "set SECRET_KEY in the environment" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "check_id"),
     [
         ("DEBUG", "True", "security.W018"),
-        ("SECRET_KEY", "django-insecure-pollstr-demo-key-not-for-production", "security.W009"),
         ("SECURE_HSTS_SECONDS", "0", "security.W004"),
         ("SESSION_COOKIE_SECURE", "False", "security.W012"),
     ],
