@@ -181,6 +181,8 @@ VERIFICATION_ALLOWED_COUNTRIES = env.list("VERIFICATION_ALLOWED_COUNTRIES", defa
 VERIFICATION_CHANNELS = env.list("VERIFICATION_CHANNELS", default=["sms"])
 VERIFICATION_CLIENT_IP_HEADER = env.str("VERIFICATION_CLIENT_IP_HEADER", default=None)
 VERIFICATION_IPV6_PREFIX = env.int("VERIFICATION_IPV6_PREFIX", default=64)
+VERIFICATION_ALLOW_VOIP = env.bool("VERIFICATION_ALLOW_VOIP", default=False)
+VERIFICATION_ALLOW_INTERNATIONAL_NETWORKS = env.bool("VERIFICATION_ALLOW_INTERNATIONAL_NETWORKS", default=False)
 # Toll-fraud circuit breakers, on by default, sized for a small site whose users are at home in Britain:
 # 60 codes an hour to British numbers (a busy evening's logins, several times over), 5 to each other
 # region (a traveller's, not a pumping run's), 80 for the whole site. Each keeps a fifth for numbers
