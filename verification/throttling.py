@@ -1,4 +1,4 @@
-"""Send budgets, the resend cooldown and the circuit breakers, counted from challenge rows in SQL.
+"""Send budgets and the resend cooldown, counted from challenge rows in SQL under per-key row locks.
 
 Budgets are sliding windows over `Challenge.created_at`:
 - per user: VERIFICATION_SEND_LIMIT per VERIFICATION_SEND_WINDOW seconds;
@@ -19,7 +19,8 @@ Per-key budgets (`send_slot`) lock one `ThrottleLock` row per user, number and n
 the caller insert its challenge row in the same transaction; the commit releases the locks. These rows
 are per key, so only sends that share a key wait on each other.
 
-Circuit breakers (`pass_breakers`) take no lock: every send of the site would wait on the same row.
+Circuit breakers (`verification.breakers`, whose names this module re-exports) take no lock: every
+send of the site would wait on the same row.
 The challenge row is committed first, then counted with every other committed row of the window; a
 send that finds the window over its limit deletes its row and is refused. Each admitted send saw
 every send admitted before it, so a limit is never exceeded. The tolerance is on the refusing side
@@ -32,7 +33,6 @@ crowd out a known user's reserve.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,18 +40,32 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 
 from verification._compat import moved
-from verification.breakers import report_trip
+from verification._windows import edge_wait, in_window, seconds_until
+from verification.breakers import (
+    ANY_REGION,
+    BREAKER_TRIES,
+    CIRCUIT_BREAKER_SCOPES,
+    GLOBAL_KEY,
+    SCOPE_GLOBAL,
+    SCOPE_REGION,
+    Breaker,
+    breakers_for,
+    pass_breakers,
+    region_send_limit,
+)
 from verification.conf import conf
 from verification.exceptions import SendLimitExceeded
 from verification.models import Challenge, ThrottleLock
 from verification.network import client_network
-from verification.phone import destination_region
 
 __all__ = [
+    "ANY_REGION",
+    "BREAKER_TRIES",
     "CIRCUIT_BREAKER_SCOPES",
+    "GLOBAL_KEY",
     "SCOPE_COOLDOWN",
     "SCOPE_FOREIGN",
     "SCOPE_GLOBAL",
@@ -62,6 +76,7 @@ __all__ = [
     "SCOPE_USER",
     "Breaker",
     "Budget",
+    "breakers_for",
     "cooldown_retry_after",
     "hold_number",
     "pass_breakers",
@@ -74,19 +89,9 @@ SCOPE_USER = "user"
 SCOPE_NUMBER = "number"
 SCOPE_FOREIGN = "foreign"
 SCOPE_IP = "ip"
-SCOPE_REGION = "region"
-SCOPE_GLOBAL = "global"
 SCOPE_COOLDOWN = "cooldown"
 #: Another account's code to the owner's number is still live at a provider that cannot cancel it yet.
 SCOPE_OTHER_ACCOUNT = "other_account"
-#: Budgets that protect the whole site rather than one account: operators are told when they trip.
-CIRCUIT_BREAKER_SCOPES = frozenset({SCOPE_REGION, SCOPE_GLOBAL})
-#: The key of the site-wide budget (the signal's `key`).
-GLOBAL_KEY = "global"
-#: In VERIFICATION_COUNTRY_SEND_LIMITS, the limit of every region not listed.
-ANY_REGION = "*"
-#: Times a send is recorded again when sends counted at the same moment crowded a breaker's edge.
-BREAKER_TRIES = 3
 #: Stale lock rows deleted by one send, at most: the first sends after an upgrade share the backlog.
 PRUNE_BATCH = 100
 
@@ -117,59 +122,11 @@ class Budget:
 
     def sends_in_window(self, now: datetime) -> QuerySet[Challenge]:
         """Return the challenges this budget counts at `now`, newest first."""
-        return _in_window(self.rows, self.window, now)
+        return in_window(self.rows, self.window, now)
 
     def retry_after(self, now: datetime) -> int | None:
         """Seconds until one more send fits in this budget; None if one fits now."""
-        return _edge_wait(self.sends_in_window(now), self.limit, self.window, now)
-
-
-@dataclass(frozen=True)
-class Breaker:
-    """A circuit breaker: at most `limit` challenges matching `rows` within `window` seconds, site-wide.
-
-    Sends to numbers not yet verified by their user stop at `new_limit`; the rest is kept for known ones.
-    """
-
-    scope: str
-    key: str
-    rows: Q
-    limit: int
-    window: int
-
-    @property
-    def new_limit(self) -> int:
-        """The sends new numbers may spend: the limit less VERIFICATION_BREAKER_RESERVE of it (at least 1)."""
-        return max(1, self.limit - math.floor(self.limit * conf.BREAKER_RESERVE))
-
-    @property
-    def trip_key(self) -> str:
-        """The `BreakerTrip` row of this breaker."""
-        return self.scope if self.scope == SCOPE_GLOBAL else f"{self.scope}:{self.key}"
-
-    def sends_in_window(self, now: datetime) -> QuerySet[Challenge]:
-        """Return the challenges this breaker counts at `now`, newest first."""
-        return _in_window(self.rows, self.window, now)
-
-    def peek(self, now: datetime, known: bool) -> int | None:
-        """Seconds until one more send (to a known number or not) would fit, counted without adding one."""
-        return _edge_wait(self.sends_in_window(now), self.limit if known else self.new_limit, self.window, now)
-
-    def known_wait(self, now: datetime) -> int | None:
-        """For a committed send to a known number: seconds until it fits; None if it fits now."""
-        counts = self.sends_in_window(now).aggregate(
-            known=Count("pk", filter=Q(known_number=True)), new=Count("pk", filter=Q(known_number=False))
-        )
-        if counts["known"] + min(counts["new"], self.new_limit) <= self.limit:
-            return None
-        oldest = self.sends_in_window(now).order_by("created_at").values_list("created_at", flat=True).first()
-        return _seconds_until(oldest + timedelta(seconds=self.window), now) if oldest else 1
-
-
-def region_send_limit(region: str) -> int | None:
-    """Return the VERIFICATION_COUNTRY_SEND_LIMITS budget of `region` ("*" if not listed); None: no budget."""
-    limits = conf.COUNTRY_SEND_LIMITS
-    return limits.get(region, limits.get(ANY_REGION))
+        return edge_wait(self.sends_in_window(now), self.limit, self.window, now)
 
 
 def budgets_for(user_pk: Any, number: str, ip: str | None, *, known: bool = False) -> list[Budget]:
@@ -191,19 +148,6 @@ def budgets_for(user_pk: Any, number: str, ip: str | None, *, known: bool = Fals
     return result
 
 
-def breakers_for(number: str) -> list[Breaker]:
-    """Return the circuit breakers a send to the E.164 `number` counts against."""
-    result = []
-    region = destination_region(number)
-    region_limit = region_send_limit(region)
-    if region_limit is not None:
-        result.append(Breaker(SCOPE_REGION, region, Q(region=region), region_limit, conf.COUNTRY_SEND_WINDOW))
-    global_limit = conf.GLOBAL_SEND_LIMIT
-    if global_limit is not None:
-        result.append(Breaker(SCOPE_GLOBAL, GLOBAL_KEY, Q(), global_limit, conf.GLOBAL_SEND_WINDOW))
-    return result
-
-
 def cooldown_retry_after(user_pk: Any, number: str, now: datetime) -> int | None:
     """Seconds until this user may have another code sent to `number`; None if now."""
     cooldown = conf.RESEND_COOLDOWN
@@ -220,7 +164,7 @@ def cooldown_retry_after(user_pk: Any, number: str, now: datetime) -> int | None
         .values_list("created_at", flat=True)
         .first()
     )
-    return None if last is None else _seconds_until(last + timedelta(seconds=cooldown), now)
+    return None if last is None else seconds_until(last + timedelta(seconds=cooldown), now)
 
 
 @contextmanager
@@ -266,52 +210,6 @@ def hold_number(number: str, now: datetime) -> None:
     _lock([f"number:{number}"], now)
 
 
-def pass_breakers(challenge: Challenge, *, last_try: bool = True) -> bool:
-    """Count the committed `challenge` against the circuit breakers; True if it fits in every one.
-
-    Otherwise the row is deleted. If sends counted at the same moment crowded the edge, and room is
-    left once they are gone, return False (unless `last_try`): the caller may record the send again.
-    Else raise SendLimitExceeded (the breaker that reopens last); every breaker found over is reported
-    once per trip (`verification.breakers.report_trip`). Call it outside any transaction: the row must
-    be visible to every concurrent send before it is counted.
-    """
-    breakers = breakers_for(challenge.number)
-    if not breakers:
-        return True
-    now, known = challenge.created_at, challenge.known_number
-    if known:
-        spent = [(breaker, wait) for breaker in breakers if (wait := breaker.known_wait(now)) is not None]
-    else:
-        spent = _new_number_waits(challenge, breakers, now)
-    if not spent:
-        return True
-    Challenge.objects.filter(pk=challenge.pk).delete()
-    if not last_try and all(breaker.peek(now, known) is None for breaker, _ in spent):
-        return False
-    for breaker, wait in spent:
-        report_trip(breaker, wait, now, new_numbers_only=not known)
-    breaker, wait = max(spent, key=lambda item: item[1])
-    raise SendLimitExceeded(retry_after=wait, scope=breaker.scope)
-
-
-def _new_number_waits(challenge: Challenge, breakers: list[Breaker], now: datetime) -> list[tuple[Breaker, int]]:
-    # One query for every breaker: the (new_limit + 1)-th newest row of each window, if there is one,
-    # is a send too many (ours included). Each subquery stops after that row.
-    edges = {
-        f"edge{index}": Subquery(
-            breaker.sends_in_window(now).values("created_at")[breaker.new_limit : breaker.new_limit + 1]
-        )
-        for index, breaker in enumerate(breakers)
-    }
-    found = Challenge.objects.filter(pk=challenge.pk).annotate(**edges).values(*edges).first() or {}
-    spent = []
-    for index, breaker in enumerate(breakers):
-        edge = found.get(f"edge{index}")
-        if edge is not None:
-            spent.append((breaker, _seconds_until(edge + timedelta(seconds=breaker.window), now)))
-    return spent
-
-
 def prune_locks(now: datetime) -> int:
     """Delete up to PRUNE_BATCH lock rows no send touched within the longest per-key window; return how many."""
     longest = max(conf.SEND_WINDOW, conf.FOREIGN_SEND_WINDOW, conf.IP_SEND_WINDOW, conf.RESEND_COOLDOWN)
@@ -326,24 +224,6 @@ def prune_locks(now: datetime) -> int:
             return 0
         deleted, _ = stale.filter(key__in=keys).delete()
     return deleted
-
-
-def _in_window(rows: Q, window: int, now: datetime) -> QuerySet[Challenge]:
-    return Challenge.objects.filter(rows, created_at__gt=now - timedelta(seconds=window)).order_by("-created_at")
-
-
-def _edge_wait(newest_first: QuerySet[Challenge], limit: int, window: int, now: datetime) -> int | None:
-    # The limit-th most recent send in the window, read by walking the (key, created_at) index
-    # backwards from now: no count of the whole window, one row sent back.
-    oldest_counted = list(newest_first.values_list("created_at", flat=True)[limit - 1 : limit])
-    if not oldest_counted:
-        return None
-    # That send has to leave the window before another one fits.
-    return _seconds_until(oldest_counted[0] + timedelta(seconds=window), now)
-
-
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    return max(1, math.ceil((moment - now).total_seconds()))
 
 
 __getattr__ = moved(__name__, {"client_ip": "verification.network"})

@@ -18,6 +18,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from verification import breakers as breaker_module
 from verification import flow, signals, throttling
 from verification.breakers import tripped_breakers
 from verification.exceptions import SendLimitExceeded
@@ -220,11 +221,11 @@ def test_a_send_takes_no_lock_row_for_the_breakers(db, breakers, frozen):
 
 def crowd(mocker: Any, times: int) -> list[int]:
     """Make the first `times` breaker counts of new numbers see a concurrent send, gone once counted."""
-    original = throttling._new_number_waits
+    original = breaker_module._new_number_waits
     counted: list[int] = []
     other = fresh_user()
 
-    def counted_in_a_crowd(challenge: Challenge, breakers: Any, now: Any) -> Any:
+    def counted_in_a_crowd(challenge: Challenge, counted_breakers: Any, now: Any) -> Any:
         crowding = None
         if len(counted) < times:
             # Another send committed its row at the same moment, found the window full too, and backs off.
@@ -233,12 +234,12 @@ def crowd(mocker: Any, times: int) -> list[int]:
             )
         counted.append(challenge.pk)
         try:
-            return original(challenge, breakers, now)
+            return original(challenge, counted_breakers, now)
         finally:
             if crowding is not None:
                 crowding.delete()
 
-    mocker.patch.object(throttling, "_new_number_waits", side_effect=counted_in_a_crowd)
+    mocker.patch.object(breaker_module, "_new_number_waits", side_effect=counted_in_a_crowd)
     return counted
 
 
