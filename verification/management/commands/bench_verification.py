@@ -8,6 +8,10 @@ the machine's drift falls on both alike; each figure is the median of many reque
 asked only once, so no cache of decisions can make them. Everything runs in a throwaway database, never
 in the site's own. Whatever stops the run says why: a request that answers wrongly names its path, its
 status and what it raised.
+
+With --send-rate, it measures instead how many codes `verification.flow.start_verification` sends per
+second with 1, 8 and 32 concurrent senders, the toll-fraud circuit breakers on and off
+(`verification._bench.sends`), on PostgreSQL or another server database, never SQLite.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ from verification._bench.database import persistent_connections, throwaway_datab
 from verification._bench.measure import Run, measure
 from verification._bench.pages import CASE_RULES, VIEWS, build_urlconf
 from verification._bench.report import as_json, table
+from verification._bench.sends import (
+    DEFAULT_SEND_ROUNDS,
+    DEFAULT_SENDERS,
+    DEFAULT_SENDS,
+    SendPlan,
+    bench_sends,
+    send_table,
+)
 from verification._bench.timing import CLOCKS
 from verification._bench.visitors import create_visitors, delete_sessions
 from verification._bench.wsgi import HOST, MIDDLEWARE_PATH, build_handler, describe_exception, middleware_variants
@@ -28,26 +40,28 @@ from verification._bench.wsgi import HOST, MIDDLEWARE_PATH, build_handler, descr
 __all__ = ["Command"]
 
 DEFAULT_RULE_COUNTS = (1, 10, 100, 1_000, 10_000)
+DEFAULT_PAGE_ROUNDS = 8
 
 
-def parse_counts(value: str) -> list[int]:
-    """Parse "1,10,100" into [1, 10, 100]: positive, distinct, in increasing order."""
+def parse_counts(value: str, option: str = "--rules") -> list[int]:
+    """Parse "1,10,100" into [1, 10, 100]: positive, distinct, in increasing order; errors name `option`."""
     try:
         counts = sorted({int(part) for part in value.split(",") if part.strip()})
     except ValueError as error:
         raise CommandError(
-            f"--rules takes whole numbers separated by commas, such as 1,10,100, not {value!r} "
+            f"{option} takes whole numbers separated by commas, such as 1,10,100, not {value!r} "
             f"({describe_exception(error)})."
         ) from error
     if not counts or counts[0] < 1:
-        raise CommandError(f"--rules takes counts of at least 1, such as 1,10,100, not {value!r}.")
+        raise CommandError(f"{option} takes counts of at least 1, such as 1,10,100, not {value!r}.")
     return counts
 
 
 class Command(BaseCommand):
     help = (
         "Measure what VerificationRequiredMiddleware costs per request (with and without it, through "
-        "Django's whole handler) and how the cost grows with the number of rules. Uses a throwaway database."
+        "Django's whole handler) and how the cost grows with the number of rules; with --send-rate, how many codes "
+        "are sent per second by concurrent senders, the circuit breakers on and off. Uses a throwaway database."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -65,8 +79,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rounds",
             type=int,
-            default=8,
-            help="Turns the rule counts take, each timing requests/rounds requests (default 8).",
+            default=None,
+            help=(
+                f"Turns the rule counts take, each timing requests/rounds requests (default {DEFAULT_PAGE_ROUNDS}); "
+                f"with --send-rate, rounds of every senders count, breakers on and off (default {DEFAULT_SEND_ROUNDS})."
+            ),
         )
         parser.add_argument(
             "--view",
@@ -96,15 +113,36 @@ class Command(BaseCommand):
                 "throwaway one (for tests, whose database is a throwaway already)."
             ),
         )
+        parser.add_argument(
+            "--send-rate",
+            action="store_true",
+            help=(
+                "Measure codes sent per second instead, by concurrent senders with the circuit breakers on and off "
+                "(needs PostgreSQL or another server database)."
+            ),
+        )
+        parser.add_argument(
+            "--send-count",
+            type=int,
+            default=DEFAULT_SENDS,
+            help=f"With --send-rate: sends per run, shared evenly among the senders (default {DEFAULT_SENDS}).",
+        )
+        parser.add_argument(
+            "--senders",
+            default=",".join(map(str, DEFAULT_SENDERS)),
+            help="With --send-rate: numbers of concurrent senders, separated by commas (default 1,8,32).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["requests"] < 1 or options["rounds"] < 1:
-            raise CommandError(
-                f"--requests and --rounds must be at least 1, not {options['requests']} and {options['rounds']}."
-            )
+        if options["send_rate"]:
+            self.handle_send_rate(options)
+            return
+        rounds = DEFAULT_PAGE_ROUNDS if options["rounds"] is None else options["rounds"]
+        if options["requests"] < 1 or rounds < 1:
+            raise CommandError(f"--requests and --rounds must be at least 1, not {options['requests']} and {rounds}.")
         run = Run(
             requests=options["requests"],
-            rounds=options["rounds"],
+            rounds=rounds,
             counts=parse_counts(options["rules"]),
             view_name=options["view"],
             clock_name=options["clock"],
@@ -137,3 +175,14 @@ class Command(BaseCommand):
             self.stdout.write(as_json(report))
         else:
             self.stdout.write(table(run, report, extras, database))
+
+    def handle_send_rate(self, options: dict[str, Any]) -> None:
+        """Measure codes sent per second (--send-rate) and print the table."""
+        if options["json"] or options["use_current_database"]:
+            raise CommandError(
+                "--send-rate prints a table (no --json) and needs a database of its own, committed, that its sender "
+                "threads can all see (no --use-current-database)."
+            )
+        rounds = DEFAULT_SEND_ROUNDS if options["rounds"] is None else options["rounds"]
+        plan = SendPlan(options["send_count"], parse_counts(options["senders"], "--senders"), rounds)
+        self.stdout.write(send_table(plan, bench_sends(plan, self.stderr.write)))
