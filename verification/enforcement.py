@@ -47,6 +47,8 @@ HTMX_REDIRECT_HEADER = "HX-Redirect"
 VARY_HEADERS = ("Accept", "X-Requested-With", HTMX_REQUEST_HEADER)
 #: Methods whose request a browser may repeat by following a redirect.
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD"})
+#: What a protected page's response says to caches: only this browser may have it, and not even it may keep it.
+PROTECTED_CACHE_CONTROL = "private, no-store"
 #: Set on a request that a protection let through: its response is then marked `protect_response`.
 PROTECTED_ATTRIBUTE = "_verification_protected"
 
@@ -104,7 +106,12 @@ class VerificationEnforcer:
         No cache may keep it, the browser's included: after logging out, the back button or the
         back/forward cache cannot show the page again, and no shared cache can hand it to someone else.
         """
-        patch_cache_control(response, private=True, no_store=True)
+        if response.has_header("Cache-Control"):
+            # The view said something of its own: merged, with `public` and the like giving way.
+            patch_cache_control(response, private=True, no_store=True)
+        else:
+            # The common case, without parsing a header that is not there (a few microseconds a request).
+            response.headers["Cache-Control"] = PROTECTED_CACHE_CONTROL
         return response
 
     def get_login_url(self, request: HttpRequest) -> str:
