@@ -25,6 +25,7 @@ from verification.exceptions import SendLimitExceeded
 from verification.models import BreakerTrip, Challenge, ThrottleLock, VerifiedNumber
 from verification.testing import outbox
 from verification.tests.racing import race
+from verification.tests.receiving import receiving
 from verification.tests.servers import skip_or_fail
 
 HOUR = 3600
@@ -87,14 +88,8 @@ def breakers(settings: Any) -> Any:
 
 @pytest.fixture
 def exhausted() -> Any:
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, signal: Any = None, **kwargs: Any) -> None:
-        received.append(kwargs)
-
-    signals.send_budget_exhausted.connect(receiver, weak=False, dispatch_uid="test_breakers")
-    yield received
-    signals.send_budget_exhausted.disconnect(dispatch_uid="test_breakers")
+    with receiving(signals.send_budget_exhausted) as received:
+        yield received
 
 
 def trip_warnings(caplog: Any) -> list[str]:

@@ -19,7 +19,8 @@ from verification.exceptions import NumberRefused
 from verification.models import VerifiedNumber
 from verification.redirects import browser_resolved_path, is_safe_next
 from verification.testing import latest_code, outbox, verify_client
-from verification.tests.helpers_enforcement import use_enforcement_urls, verified_client, without_our_middleware
+from verification.tests import test_decorators
+from verification.tests.helpers_enforcement import verified_client
 
 SEND = reverse("verification:send")
 CONFIRM = reverse("verification:confirm")
@@ -33,12 +34,8 @@ INTERNATIONAL_NETWORK = "+883510012345"
 # -- protected pages are never cached ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["with the middleware", "without the middleware"])
-def enforcement_urls(request: Any, settings: Any) -> Any:
-    use_enforcement_urls(settings)
-    if request.param == "without the middleware":
-        settings.MIDDLEWARE = without_our_middleware(list(settings.MIDDLEWARE))
-    return settings
+# The decorator tests' URLconf, with and without VerificationRequiredMiddleware.
+enforcement_urls = test_decorators.urls
 
 
 @pytest.mark.parametrize("path", ["/decorated/", "/decorated-async/", "/mixin/", "/mixin-async/"])

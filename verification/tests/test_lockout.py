@@ -18,6 +18,7 @@ from verification import errors, flow, signals, views
 from verification.exceptions import AccountLocked, InvalidCode, TooManyAttempts, WrongCode
 from verification.models import Challenge, VerifiedNumber
 from verification.testing import TEST_NUMBER, latest_code, outbox, verify_client
+from verification.tests.receiving import receiving
 
 DAY = 86400
 LIMIT = 3
@@ -43,14 +44,8 @@ def lockout(settings: Any, owner: Any, frozen: Any) -> Any:
 
 @pytest.fixture
 def locked_events() -> Any:
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, signal: Any = None, **kwargs: Any) -> None:
-        received.append(kwargs)
-
-    signals.account_locked.connect(receiver, weak=False, dispatch_uid="test_lockout")
-    yield received
-    signals.account_locked.disconnect(dispatch_uid="test_lockout")
+    with receiving(signals.account_locked) as received:
+        yield received
 
 
 def send(user: Any) -> Challenge:
