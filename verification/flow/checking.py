@@ -34,7 +34,7 @@ from verification.flow._challenges import (
 )
 from verification.flow._lockout import note_wrong_code, refuse_if_locked_out
 from verification.flow.queries import (
-    enrolment_refusal,
+    first_number_refusal,
     is_well_formed_code,
     number_refusal,
     pending_challenge,
@@ -105,7 +105,7 @@ def _refuse_unconfirmable(
     """Raise NumberChangeNotAllowed (ending the challenge) or LoginAgainRequired if this session may not confirm it."""
     current = verified_number(user)
     if current is None:
-        refused = enrolment_refusal(user, logged_in_at=logged_in_at, registered=registered)
+        refused = first_number_refusal(user, logged_in_at=logged_in_at, registered=registered)
         if refused is not None:
             raise refused
     refusal = number_refusal(current, challenge.number, verification)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "available_channels",
     "enrolment_refusal",
+    "first_number_refusal",
     "is_well_formed_code",
     "number_change_refusal",
     "number_refusal",
@@ -94,6 +95,13 @@ def enrolment_refusal(
     """
     if verified_number(user) is not None:
         return None
+    return first_number_refusal(user, logged_in_at=logged_in_at, registered=registered, now=now)
+
+
+def first_number_refusal(
+    user: AbstractBaseUser, *, logged_in_at: int | None, registered: bool, now: float | None = None
+) -> LoginAgainRequired | None:
+    """`enrolment_refusal` for a caller that knows `user` has no number on file (one query fewer)."""
     window = conf.STAFF_ENROLMENT_LOGIN_MAX_AGE
     if window is not None and getattr(user, "is_staff", False):
         now = time.time() if now is None else now

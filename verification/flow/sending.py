@@ -31,7 +31,7 @@ from verification.flow._challenges import (
 )
 from verification.flow._lockout import refuse_if_locked_out
 from verification.flow._owners import cancel_other_accounts_codes, owners_of
-from verification.flow.queries import available_channels, enrolment_refusal, number_refusal, verified_number
+from verification.flow.queries import available_channels, first_number_refusal, number_refusal, verified_number
 from verification.models import Challenge
 from verification.phone import destination_refusal, mask_number, parse_number
 
@@ -76,7 +76,7 @@ def start_verification(
         log_refusal("send", user, current, number, refusal)
         raise refusal
     if current is None:
-        refused = enrolment_refusal(user, logged_in_at=logged_in_at, registered=registered)
+        refused = first_number_refusal(user, logged_in_at=logged_in_at, registered=registered)
         if refused is not None:
             raise refused
     refuse_if_locked_out(user, timezone.now())
