@@ -223,8 +223,12 @@ def _check_coverage(
                     id="verification.E038",
                 )
             )
-    # An exemption that covers these pages too says the operator knows: no warning then.
-    login_exempted = _covered_by_any(exempt, login_path, login_view)
+    # An exemption that covers these pages too says the operator knows: no warning then. Nor for a login
+    # page exempt by name whatever LOGIN_URL is (the admin's): `"admin:*"` plainly leaves it open, as it
+    # leaves logout.
+    login_exempted = _covered_by_any(exempt, login_path, login_view) or (
+        login_view is not None and NEVER_ENFORCED.contains(login_view)
+    )
     login_exemption = login_view.view_name if login_view is not None else f"^{re.escape(login_path or '/')}$"
     verification_pages = [
         (_path_of(view), view)

@@ -1,4 +1,4 @@
-"""Rules that fit Django: views marked `login_not_required`, the admin's login, and the README's catch-all.
+"""Rules that fit Django: views marked `login_not_required`, the admin's login, and the docs' catch-all example.
 
 Requests go through the whole stack (the test client) on the other site's URLs (`othersite`), extended
 here with what the cases need: a second AdminSite, an app of its own with a view named "login", a
@@ -30,7 +30,7 @@ from verification.tests.helpers_enforcement import PASSWORD, make_user, verified
 from verification.tests.othersite import urls as othersite_urls
 
 HERE = Path(__file__).resolve().parent
-README = HERE.parents[1] / "README.md"
+RULES_PAGE = HERE.parents[1] / "docs" / "rules.md"
 OTHERSITE_URLS = "verification.tests.othersite.urls"
 OTHERSITE_TEMPLATES = HERE / "othersite" / "templates"
 TEST_BACKEND = "verification.tests.helpers_enforcement.LocalTestBackend"
@@ -234,6 +234,16 @@ def test_the_login_url_view_named_by_a_rule_is_w002_not_i001(site: Any) -> None:
     assert [message.id for message in rule_messages()] == ["verification.W002"]
 
 
+@pytest.mark.parametrize("rule", ["admin:*", {"name": "admin:*", "max_age": 900}, r"^/"])
+def test_the_admins_login_as_login_url_is_no_w002_since_it_is_exempt_by_name(site: Any, rule: Any) -> None:
+    # A site whose only login page is the admin's (the quick start): "admin:*" leaves it open, as documented.
+    site.VERIFICATION_BACKEND = TEST_BACKEND
+    site.DEBUG = True
+    site.LOGIN_URL = "admin:login"
+    site.VERIFICATION_REQUIRED_URLS = [rule]
+    assert "verification.W002" not in [message.id for message in rule_messages()]
+
+
 def test_i001_does_not_fail_check_deploy_at_warning_level(site: Any) -> None:
     site.VERIFICATION_BACKEND = TEST_BACKEND
     site.VERIFICATION_GLOBAL_SEND_LIMIT = 1000
@@ -243,13 +253,13 @@ def test_i001_does_not_fail_check_deploy_at_warning_level(site: Any) -> None:
     call_command("check", "--deploy", "--tag", "verification", "--fail-level", "WARNING", verbosity=0)
 
 
-# -- the README's catch-all example ------------------------------------------------------------------
+# -- the catch-all example of docs/rules.md -----------------------------------------------------------
 
 
-def readme_catch_all() -> dict[str, Any]:
-    """The settings of the README's catch-all example ("# Everything, ..." in "### Examples")."""
-    text = README.read_text(encoding="utf-8")
-    examples = text[text.index("### Examples") :]
+def documented_catch_all() -> dict[str, Any]:
+    """The settings of the catch-all example of docs/rules.md ("# Everything, ..." under "## Examples")."""
+    text = RULES_PAGE.read_text(encoding="utf-8")
+    examples = text[text.index("\n## Examples\n") :]
     block = examples[examples.index("```python\n") : examples.index("\n```\n")]
     example = block[block.index("# Everything") :]
     found = {
@@ -265,18 +275,18 @@ def readme_catch_all() -> dict[str, Any]:
 
 @pytest.fixture
 def catch_all(site: Any) -> Any:
-    """The other site exactly as it is, with the README's catch-all example for rules."""
+    """The other site exactly as it is, with the documented catch-all example for rules."""
     site.ROOT_URLCONF = OTHERSITE_URLS
-    for name, value in readme_catch_all().items():
+    for name, value in documented_catch_all().items():
         setattr(site, name, value)
     return site
 
 
-def test_the_readme_catch_all_example_protects_everything(catch_all: Any) -> None:
+def test_the_documented_catch_all_example_protects_everything(catch_all: Any) -> None:
     assert catch_all.VERIFICATION_REQUIRED_URLS == [r"^/"]
 
 
-def test_the_readme_catch_all_example_passes_check_deploy(catch_all: Any) -> None:
+def test_the_documented_catch_all_example_passes_check_deploy(catch_all: Any) -> None:
     catch_all.VERIFICATION_BACKEND = TEST_BACKEND
     catch_all.VERIFICATION_GLOBAL_SEND_LIMIT = 1000
     messages = [
@@ -288,7 +298,7 @@ def test_the_readme_catch_all_example_passes_check_deploy(catch_all: Any) -> Non
     call_command("check", "--deploy", "--tag", "verification", "--fail-level", "WARNING", verbosity=0)
 
 
-def test_the_readme_catch_all_example_keeps_the_site_usable(client: Client, catch_all: Any, db: Any) -> None:
+def test_the_documented_catch_all_example_keeps_the_site_usable(client: Client, catch_all: Any, db: Any) -> None:
     open_pages = ["/", "/signup/", "/about/", "/accounts/login/", "/accounts/password_reset/", "/admin/login/"]
     for page in open_pages:
         assert client.get(page).status_code == 200, page
