@@ -35,12 +35,12 @@ DEBUG = env.bool("DEBUG", default=True)
 # The demo's published key signs nothing that matters on a laptop. Anywhere else it would let anyone
 # forge sessions, password-reset links and CSRF tokens: with DEBUG off, Pollstr refuses to start without
 # a key of its own.
-DEMO_SECRET_KEY = "django-insecure-pollstr-demo-key-not-for-production"
+DEMO_SECRET_KEY = "django-insecure-pollstr-demo-key-not-for-production"  # noqa: S105 (public, and refused below)
 SECRET_KEY = env.str("SECRET_KEY", default="" if not DEBUG else DEMO_SECRET_KEY)
 if not DEBUG and SECRET_KEY in ("", DEMO_SECRET_KEY):
     raise ImproperlyConfigured(
-        "SECRET_KEY is not set, or is the demo's public one: with DEBUG=False, set SECRET_KEY in the environment (or in .env) to a long "
-        'random value of your own, such as the output of: python -c "import secrets; '
+        "SECRET_KEY is not set, or is the demo's public one: with DEBUG=False, set SECRET_KEY in the environment "
+        '(or in .env) to a long random value of your own, such as the output of: python -c "import secrets; '
         "print(secrets.token_urlsafe(50))\". The demo's key is public."
     )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -159,7 +159,7 @@ X_FRAME_OPTIONS = "DENY"
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Phone verification (every VERIFICATION_* setting and its default: README, "Settings").
+# Phone verification (every VERIFICATION_* setting and its default: docs/settings.md).
 VERIFICATION_REQUIRED_URLS = [
     "polls:detail",
     "polls:results",

@@ -1,8 +1,9 @@
 """Production settings proven on the real parts: `check --deploy`, cookies and static files from gunicorn.
 
-The site runs as documented for production (README, "Production"): DEBUG off, a real secret key, its
-host name, behind a TLS-terminating proxy (`USE_X_FORWARDED_PROTO`), a Vonage backend, static files
-collected into STATIC_ROOT and served by WhiteNoise from gunicorn, with no development server anywhere.
+The site runs as documented for production (docs/deployment.md, "Pollstr in production"): DEBUG off, a
+real secret key, its host name, behind a TLS-terminating proxy (`USE_X_FORWARDED_PROTO`), a Vonage backend,
+static files collected into STATIC_ROOT and served by WhiteNoise from gunicorn, with no development server
+anywhere.
 """
 
 from __future__ import annotations

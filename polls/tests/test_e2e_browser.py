@@ -2,7 +2,7 @@
 
 Codes go to the locmem backend's outbox, which the test reads as a person reads an SMS. axe-core checks
 every page of the flow, under Pollstr's layout and under the app's standalone one.
-Run with UPDATE_SCREENSHOTS=1 to refresh the README's pictures in docs/.
+Run with UPDATE_SCREENSHOTS=1 to refresh the pictures in docs/ (the README and the docs show them).
 """
 
 from __future__ import annotations

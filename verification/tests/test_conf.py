@@ -1,28 +1,71 @@
-"""The settings: one declaration each, the table of the README derived from them, every check id used once."""
+"""The settings: one declaration each, the docs' settings table generated from them, every check id documented."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import django
 import pytest
 from django.core.checks import run_checks
 
 from verification.conf import DEFAULTS, TYPE_CHECK_ID, Setting, VerificationSettings, conf, settings_table
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-TABLE = re.compile(r"<!-- settings-table:[^\n]*-->\n(.*?)<!-- end settings-table -->\n", re.S)
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 SETTINGS = list(VerificationSettings.settings())
 
 
-def test_the_readme_settings_table_is_the_one_conf_generates() -> None:
-    found = TABLE.search(README.read_text(encoding="utf-8"))
-    assert found is not None, "README.md has lost its settings-table markers"
-    assert found.group(1) == settings_table(), (
-        "README.md's settings table differs from verification/conf.py; paste verification.conf.settings_table():\n"
-        + settings_table()
-    )
+def load_docs_conf(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Execute docs/conf.py as Sphinx does, without setting Django up again (it is, for the tests)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(django, "setup", lambda: None)
+    spec = importlib.util.spec_from_file_location("docs_conf", DOCS / "conf.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_settings_page_includes_the_generated_table_and_no_other() -> None:
+    page = (DOCS / "settings.md").read_text(encoding="utf-8")
+    assert re.findall(r"^```\{include\} (\S+)\n```$", page, re.M) == ["_generated/settings.md"]
+    # The one table of settings is the generated one: none written by hand beside it.
+    assert "| `VERIFICATION_" not in page
+    assert "| `VONAGE_" not in page
+
+
+def test_the_docs_build_writes_exactly_the_table_conf_generates(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    docs_conf = load_docs_conf(monkeypatch)
+    hooks: dict[str, Any] = {}
+
+    class App:
+        def connect(self, event: str, callback: Any) -> None:
+            hooks[event] = callback
+
+    docs_conf.setup(App())
+    monkeypatch.setattr(docs_conf, "DOCS", tmp_path)
+    hooks["builder-inited"](App())
+    assert (tmp_path / "_generated" / "settings.md").read_text(encoding="utf-8") == settings_table()
+    assert Path("_generated") / "settings.md" == sys.modules["_settings_page"].GENERATED
+
+
+def test_the_generated_table_is_rewritten_only_when_it_changed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    write_settings_page = load_docs_conf(monkeypatch).write_settings_page
+    target = tmp_path / "_generated" / "settings.md"
+    target.parent.mkdir()
+    target.write_text("| stale |\n", encoding="utf-8")
+    assert write_settings_page(tmp_path) == target
+    assert target.read_text(encoding="utf-8") == settings_table()
+    written = target.stat().st_mtime_ns
+    write_settings_page(tmp_path)
+    assert target.stat().st_mtime_ns == written
 
 
 def test_every_setting_is_named_once_with_a_meaning_and_a_check() -> None:
@@ -64,11 +107,11 @@ def test_settings_are_read_at_access_time(settings: Any) -> None:
     assert VerificationSettings.VONAGE_TIMEOUT.name == "VONAGE_TIMEOUT"
 
 
-def _readme_check_ids() -> set[str]:
-    text = README.read_text(encoding="utf-8")
-    table = text[text.index("### System checks") : text.index("## Send budgets against SMS toll fraud")]
+def _documented_check_ids() -> set[str]:
+    """The ids docs/checks.md lists: "E001", ranges such as "E015-E019" (an en dash), "`verification.E020`"."""
     ids: set[str] = set()
-    for first, last in re.findall(r"^\| ([EW]\d{3})(?:–([EW]\d{3}))? \|", table, re.M):
+    pattern = r"^\| `?(?:verification\.)?([EWI]\d{3})`?(?:–([EWI]\d{3}))? \|"
+    for first, last in re.findall(pattern, (DOCS / "checks.md").read_text(encoding="utf-8"), re.M):
         start, end = int(first[1:]), int((last or first)[1:])
         ids.update(f"{first[0]}{number:03d}" for number in range(start, end + 1))
     return ids
@@ -80,12 +123,12 @@ def _code_check_ids() -> set[str]:
     for source in package.rglob("*.py"):
         if "tests" in source.parts or "migrations" in source.parts:
             continue
-        ids.update(re.findall(r'id="verification\.([EW]\d{3})"', source.read_text(encoding="utf-8")))
-        ids.update(re.findall(r'"verification\.([EW]\d{3})"', source.read_text(encoding="utf-8")))
+        ids.update(re.findall(r'"verification\.([EWI]\d{3})"', source.read_text(encoding="utf-8")))
     return ids
 
 
-def test_the_readme_lists_every_check_the_code_has_and_no_other() -> None:
-    # Vonage's range is reserved as a whole in the README's wording, its ids are listed by the backend.
-    vonage = {f"{kind}{number:03d}" for kind in "EW" for number in range(20, 30)}
-    assert _readme_check_ids() == _code_check_ids() - vonage
+def test_the_checks_page_lists_every_check_the_code_has_and_no_other() -> None:
+    code = _code_check_ids()
+    # The Vonage backend's and the information-level ids are among them: every table of the page is read.
+    assert {"E020", "W021", "I001", "E060"} <= code
+    assert _documented_check_ids() == code

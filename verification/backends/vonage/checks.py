@@ -182,7 +182,7 @@ def check_request_settings(backend: type[_VonageBackend]) -> list[CheckMessage]:
 def _missing_credentials(name: str, needed: str) -> Error:
     return Error(
         f"{name} is selected, but {needed} not set.",
-        hint="Copy the credentials from the Vonage dashboard into the environment (see README, 'Vonage').",
+        hint="Copy the credentials from the Vonage dashboard into the environment (see docs/backends.md, Vonage).",
         id="verification.E020",
     )
 

@@ -14,7 +14,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("verify/", include("verification.urls")),
     path("admin/", admin.site.urls),
-    # The pages the README's catch-all example exempts by name ("signup") and by path ("^/about/").
+    # The pages the catch-all example of docs/rules.md exempts by name ("signup") and by path ("^/about/").
     path("signup/", views.signup, name="signup"),
     path("about/", views.about, name="about"),
 ]
