@@ -23,7 +23,9 @@ __all__ = ["LISTED", "check_numbers_on_file"]
 LISTED = 10
 
 
-@register(Tags.database, "verification")
+# Tagged `database` only: Django 6 runs a check of any tag asked for (`check --tag verification`) with every
+# database, and this one reads rows; `check --database default` and `migrate` run it.
+@register(Tags.database)
 def check_numbers_on_file(databases: Sequence[str] | None = None, **kwargs: Any) -> list[CheckMessage]:
     """W012: verified numbers that a new number would be refused for (landline by text, VoIP, +881/2/3)."""
     if not databases:
