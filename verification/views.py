@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -58,7 +60,12 @@ def verification_view(*methods: Callable[..., Any]) -> Callable[[Callable[..., H
         view = login_required(view)
         view = csrf_protect(view)
         view = never_cache(view)
-        return sensitive_post_parameters("code", "number")(view)
+        view = sensitive_post_parameters("code", "number")(view)
+        # Never inside ATOMIC_REQUESTS' transaction: the send budgets' locks would be held across the provider
+        # call, and the circuit breakers count only what other sends have committed.
+        for alias in settings.DATABASES:
+            view = transaction.non_atomic_requests(using=alias)(view)
+        return view
 
     return decorate
 

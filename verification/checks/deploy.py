@@ -41,16 +41,19 @@ def check_circuit_breakers(**kwargs: Any) -> list[CheckMessage]:
 
 @register("verification")
 def check_atomic_requests(**kwargs: Any) -> list[CheckMessage]:
-    """W008: no database wraps requests in a transaction, which would hold the send locks across the provider call."""
+    """W008: no database wraps requests in a transaction, in which a send of the site's own views would run."""
     atomic = sorted(alias for alias, options in settings.DATABASES.items() if options.get("ATOMIC_REQUESTS"))
     if not atomic:
         return []
     return [
         CheckWarning(
-            f"ATOMIC_REQUESTS is on for {', '.join(repr(alias) for alias in atomic)}: the send budgets' row locks "
-            "would be held until the request ends, across the call to the Verify provider, so concurrent sends "
-            "(every send, with VERIFICATION_GLOBAL_SEND_LIMIT) wait for each other's provider round trip.",
-            hint="Turn ATOMIC_REQUESTS off, or wrap the verification URLs' views in transaction.non_atomic_requests.",
+            f"ATOMIC_REQUESTS is on for {', '.join(repr(alias) for alias in atomic)}. The verification pages opt "
+            "out, but a view of yours that calls verification.flow to send a code would send it inside the "
+            "request's transaction: the send budgets' row locks held across the call to the Verify provider, "
+            "and the circuit breakers blind to that send until the request commits, so concurrent sends could "
+            "pass them.",
+            hint="Turn ATOMIC_REQUESTS off, or mark such views with transaction.non_atomic_requests (as the "
+            "verification pages are).",
             id="verification.W008",
         )
     ]

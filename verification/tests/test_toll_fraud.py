@@ -481,6 +481,29 @@ def test_w008_atomic_requests(clean, mocker):
     assert check_ids() == ["verification.W008"]
 
 
+def test_with_atomic_requests_the_verification_pages_still_send_outside_any_transaction(
+    transactional_db, settings, client, mocker
+):
+    settings.DATABASES["default"]["ATOMIC_REQUESTS"] = True
+    in_transaction: list[bool] = []
+    original = LocmemVerifyBackend.start
+
+    def start(self: LocmemVerifyBackend, number: str, **kwargs: Any) -> str:
+        in_transaction.append(connection.in_atomic_block)
+        return original(self, number, **kwargs)
+
+    mocker.patch.object(LocmemVerifyBackend, "start", start)
+    client.force_login(get_user_model().objects.create_user("atomic"))
+    try:
+        response = client.post(reverse("verification:send"), {"number": gb(1)})
+    finally:
+        settings.DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+    assert response.status_code == 302
+    # Outside a transaction, the breakers count the challenge committed before the provider is called.
+    assert in_transaction == [False]
+
+
 # -- the migration ------------------------------------------------------------------------------------------
 
 
