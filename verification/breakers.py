@@ -60,16 +60,20 @@ NEW_NUMBERS_SUFFIX = ":new"
 
 @dataclass(frozen=True)
 class Breaker:
-    """A circuit breaker: at most `limit` challenges matching `rows` within `window` seconds, site-wide.
+    """A circuit breaker: at most `limit` challenges within `window` seconds, to region `key` or site-wide.
 
     Sends to numbers not yet verified by their user stop at `new_limit`; the rest is kept for known ones.
     """
 
     scope: str
     key: str
-    rows: Q
     limit: int
     window: int
+
+    @property
+    def rows(self) -> Q:
+        """The challenges this breaker counts: those to its region, or every one (site-wide)."""
+        return Q(region=self.key) if self.scope == SCOPE_REGION else Q()
 
     @property
     def new_limit(self) -> int:
@@ -112,10 +116,10 @@ def breakers_for(number: str) -> list[Breaker]:
     region = destination_region(number)
     region_limit = region_send_limit(region)
     if region_limit is not None:
-        result.append(Breaker(SCOPE_REGION, region, Q(region=region), region_limit, conf.COUNTRY_SEND_WINDOW))
+        result.append(Breaker(SCOPE_REGION, region, region_limit, conf.COUNTRY_SEND_WINDOW))
     global_limit = conf.GLOBAL_SEND_LIMIT
     if global_limit is not None:
-        result.append(Breaker(SCOPE_GLOBAL, GLOBAL_KEY, Q(), global_limit, conf.GLOBAL_SEND_WINDOW))
+        result.append(Breaker(SCOPE_GLOBAL, GLOBAL_KEY, global_limit, conf.GLOBAL_SEND_WINDOW))
     return result
 
 
@@ -160,6 +164,7 @@ def _new_number_waits(challenge: Challenge, breakers: list[Breaker], now: dateti
     params: list[Any] = []
     for breaker in breakers:
         start = connection.ops.adapt_datetimefield_value(now - timedelta(seconds=breaker.window))
+        # `rows`, written out: the region's challenges, or all of them.
         where, values = (f"{region} = %s AND ", [breaker.key]) if breaker.scope == SCOPE_REGION else ("", [])
         # Only quoted names of the model's own table and columns are written in; every value is a parameter.
         selects.append(
